@@ -1,0 +1,66 @@
+# pgconduit — PGXS build of the extension (src/) and the output plugin (output_plugin/)
+
+EXTENSION = pgconduit
+EXTVERSION = 0.1
+
+MODULE_big = pgconduit
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+PGFILEDESC = "pgconduit - Conduit-style data pipelines inside PostgreSQL"
+
+PG_CPPFLAGS = -I$(libpq_srcdir) -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK_INTERNAL = $(libpq)
+
+# Every sql/*.sql except the install scripts is a regression test.
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out $(DATA),$(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-config=$(CURDIR)/tmp_test/pgconduit.conf \
+	--temp-instance=$(CURDIR)/tmp_test/regress --load-extension=pgconduit
+ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
+ISOLATION_OPTS = --temp-config=$(CURDIR)/tmp_test/pgconduit.conf \
+	--temp-instance=$(CURDIR)/tmp_test/isolation --load-extension=pgconduit
+TAP_TESTS = 1
+PROVE_FLAGS = -I $(CURDIR)/t
+
+EXTRA_CLEAN = tmp_test results output_iso log
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The output plugin is a library of its own, built by its own PGXS makefile.
+all: output-plugin
+output-plugin:
+	$(MAKE) -C output_plugin PG_CONFIG=$(PG_CONFIG)
+install: install-output-plugin
+install-output-plugin:
+	$(MAKE) -C output_plugin PG_CONFIG=$(PG_CONFIG) install
+uninstall: uninstall-output-plugin
+uninstall-output-plugin:
+	$(MAKE) -C output_plugin PG_CONFIG=$(PG_CONFIG) uninstall
+clean: clean-output-plugin
+clean-output-plugin:
+	$(MAKE) -C output_plugin PG_CONFIG=$(PG_CONFIG) clean
+
+# Server settings for the temporary test instances.  output_plugin_libraries
+# exists only in servers that ship the plugin allow-list (Debian 15.19 and
+# later); it is set only where the server knows it.
+tmp_test/pgconduit.conf: t/pgconduit.conf
+	@mkdir -p tmp_test
+	cp $< $@
+	@if grep -q output_plugin_libraries '$(shell $(PG_CONFIG) --sharedir)/postgresql.conf.sample'; then \
+		echo "output_plugin_libraries = 'pgoutput, test_decoding, pgconduit_output'" >> $@; fi
+installcheck: tmp_test/pgconduit.conf
+installcheck-regress: tmp_test/pgconduit.conf
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+installcheck-isolation: tmp_test/pgconduit.conf
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+installcheck-tap:
+	$(prove_installcheck)
+
+# The one test command: installs what a fresh machine lacks, builds,
+# installs and runs every suite (see README.md).
+test:
+	sh t/run-tests.sh
+
+.PHONY: output-plugin install-output-plugin uninstall-output-plugin clean-output-plugin \
+	installcheck-regress installcheck-isolation installcheck-tap test

@@ -1,0 +1,342 @@
+/* pgconduit--0.1.sql: catalog, SQL API and privileges of pgconduit 0.1 */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pgconduit" to load this file. \quit
+
+-- The role that may manage connectors and pipelines besides superusers.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgconduit_admin') THEN
+		CREATE ROLE pgconduit_admin NOLOGIN;
+	END IF;
+END
+$$;
+
+REVOKE ALL ON SCHEMA pgconduit FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgconduit TO PUBLIC;
+
+------------------------------------------------------------------------
+-- Catalog
+------------------------------------------------------------------------
+
+CREATE TABLE pgconduit.connector (
+	name		text PRIMARY KEY
+				CHECK (length(name) BETWEEN 1 AND 63),
+	kind		text NOT NULL
+				CHECK (kind IN ('source', 'destination')),
+	config		jsonb NOT NULL,
+	owner		name NOT NULL DEFAULT current_user,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.connector IS 'pgconduit sources and destinations';
+
+CREATE TABLE pgconduit.pipeline (
+	name		text PRIMARY KEY
+				CHECK (length(name) BETWEEN 1 AND 63),
+	source		text NOT NULL REFERENCES pgconduit.connector (name),
+	destination	text NOT NULL REFERENCES pgconduit.connector (name),
+	enabled		boolean NOT NULL DEFAULT true,
+	owner		name NOT NULL DEFAULT current_user,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.pipeline IS 'pgconduit pipelines: one source, one destination, one worker';
+
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.connector', '');
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.pipeline', '');
+
+REVOKE ALL ON pgconduit.connector, pgconduit.pipeline FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgconduit.connector, pgconduit.pipeline
+	TO pgconduit_admin;
+
+------------------------------------------------------------------------
+-- Internal helpers (C)
+------------------------------------------------------------------------
+
+-- Validate a connector config and return it normalized (derived names
+-- filled in); raises an ERROR naming the offending key otherwise.
+CREATE FUNCTION pgconduit._validate_config(kind text, name text, config jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgconduit_validate_config'
+LANGUAGE C STRICT STABLE;
+
+-- A connection string with any password replaced by asterisks.
+CREATE FUNCTION pgconduit.mask_url(url text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pgconduit_mask_url'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- Raise an ERROR unless the current user may manage pgconduit objects.
+CREATE FUNCTION pgconduit._check_admin()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_check_admin'
+LANGUAGE C STRICT STABLE;
+
+-- Raise an ERROR unless pgconduit is in shared_preload_libraries.
+CREATE FUNCTION pgconduit._check_preloaded()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_check_preloaded'
+LANGUAGE C STRICT STABLE;
+
+------------------------------------------------------------------------
+-- Connectors
+------------------------------------------------------------------------
+
+CREATE FUNCTION pgconduit._create_connector(p_kind text, p_name text, p_config jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_config jsonb;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	v_config := pgconduit._validate_config(p_kind, p_name, p_config);
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgconduit.connector'));
+	IF EXISTS (SELECT 1 FROM pgconduit.connector WHERE name = p_name) THEN
+		RAISE EXCEPTION 'connector "%" already exists', p_name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	IF p_kind = 'source' THEN
+		PERFORM pgconduit._check_slot_unique(p_name, v_config);
+	END IF;
+	INSERT INTO pgconduit.connector (name, kind, config)
+		VALUES (p_name, p_kind, v_config);
+END
+$$;
+
+-- Two sources must never share a replication slot.
+CREATE FUNCTION pgconduit._check_slot_unique(p_name text, p_config jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_other text;
+BEGIN
+	SELECT c.name INTO v_other
+	  FROM pgconduit.connector c
+	 WHERE c.kind = 'source' AND c.name <> p_name
+	   AND c.config->>'slot_name' = p_config->>'slot_name';
+	IF FOUND THEN
+		RAISE EXCEPTION 'replication slot name "%" is already used by source "%"',
+			p_config->>'slot_name', v_other
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Set "slot_name" to a name that no other source uses.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION pgconduit.create_source(name text, config jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._create_connector('source', name, config);
+END;
+COMMENT ON FUNCTION pgconduit.create_source(text, jsonb) IS 'create a source connector';
+
+CREATE FUNCTION pgconduit.create_destination(name text, config jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._create_connector('destination', name, config);
+END;
+COMMENT ON FUNCTION pgconduit.create_destination(text, jsonb) IS 'create a destination connector';
+
+CREATE FUNCTION pgconduit.alter_connector(name text, config jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_kind text;
+	v_config jsonb;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	SELECT c.kind INTO v_kind FROM pgconduit.connector c
+	 WHERE c.name = alter_connector.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connector "%" does not exist', alter_connector.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	v_config := pgconduit._validate_config(v_kind, alter_connector.name, alter_connector.config);
+	IF v_kind = 'source' THEN
+		PERFORM pgconduit._check_slot_unique(alter_connector.name, v_config);
+	END IF;
+	UPDATE pgconduit.connector c
+	   SET config = v_config, updated_at = now()
+	 WHERE c.name = alter_connector.name;
+END
+$$;
+COMMENT ON FUNCTION pgconduit.alter_connector(text, jsonb) IS 'replace the configuration of a connector';
+
+CREATE FUNCTION pgconduit.drop_connector(name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pipeline text;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	PERFORM 1 FROM pgconduit.connector c WHERE c.name = drop_connector.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connector "%" does not exist', drop_connector.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT p.name INTO v_pipeline FROM pgconduit.pipeline p
+	 WHERE p.source = drop_connector.name OR p.destination = drop_connector.name
+	 ORDER BY p.name LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop connector "%" because pipeline "%" uses it',
+			drop_connector.name, v_pipeline
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the pipeline first with pgconduit.drop_pipeline().';
+	END IF;
+	DELETE FROM pgconduit.connector c WHERE c.name = drop_connector.name;
+END
+$$;
+COMMENT ON FUNCTION pgconduit.drop_connector(text) IS 'drop a connector that no pipeline uses';
+
+------------------------------------------------------------------------
+-- Pipelines
+------------------------------------------------------------------------
+
+CREATE FUNCTION pgconduit.create_pipeline(name text, source text, destination text,
+										  enabled boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_kind text;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	IF enabled THEN
+		PERFORM pgconduit._check_preloaded();
+	END IF;
+	IF create_pipeline.name IS NULL OR length(create_pipeline.name) = 0 THEN
+		RAISE EXCEPTION 'pipeline name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF length(create_pipeline.name) > 63 THEN
+		RAISE EXCEPTION 'pipeline name "%" is too long', create_pipeline.name
+			USING ERRCODE = 'name_too_long',
+				  DETAIL = 'Pipeline names are at most 63 bytes long.';
+	END IF;
+	SELECT c.kind INTO v_kind FROM pgconduit.connector c
+	 WHERE c.name = create_pipeline.source FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source connector "%" does not exist', create_pipeline.source
+			USING ERRCODE = 'undefined_object';
+	ELSIF v_kind <> 'source' THEN
+		RAISE EXCEPTION 'connector "%" is not a source', create_pipeline.source
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Connector "%s" is a %s.', create_pipeline.source, v_kind);
+	END IF;
+	SELECT c.kind INTO v_kind FROM pgconduit.connector c
+	 WHERE c.name = create_pipeline.destination FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'destination connector "%" does not exist', create_pipeline.destination
+			USING ERRCODE = 'undefined_object';
+	ELSIF v_kind <> 'destination' THEN
+		RAISE EXCEPTION 'connector "%" is not a destination', create_pipeline.destination
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Connector "%s" is a %s.', create_pipeline.destination, v_kind);
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgconduit.pipeline'));
+	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.name = create_pipeline.name) THEN
+		RAISE EXCEPTION 'pipeline "%" already exists', create_pipeline.name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.source = create_pipeline.source) THEN
+		RAISE EXCEPTION 'source "%" is already used by another pipeline', create_pipeline.source
+			USING ERRCODE = 'object_in_use',
+				  DETAIL = 'Each source owns a replication slot, which only one pipeline can read.';
+	END IF;
+	INSERT INTO pgconduit.pipeline (name, source, destination, enabled)
+		VALUES (create_pipeline.name, create_pipeline.source,
+				create_pipeline.destination, create_pipeline.enabled);
+END
+$$;
+COMMENT ON FUNCTION pgconduit.create_pipeline(text, text, text, boolean) IS 'create a pipeline from a source to a destination';
+
+-- Set a pipeline's enabled flag; shared by start_pipeline and stop_pipeline.
+CREATE FUNCTION pgconduit._set_pipeline_enabled(p_name text, p_enabled boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgconduit._check_admin();
+	IF p_enabled THEN
+		PERFORM pgconduit._check_preloaded();
+	END IF;
+	UPDATE pgconduit.pipeline p SET enabled = p_enabled WHERE p.name = p_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', p_name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION pgconduit.start_pipeline(name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._set_pipeline_enabled(name, true);
+END;
+COMMENT ON FUNCTION pgconduit.start_pipeline(text) IS 'enable a pipeline and start its worker';
+
+CREATE FUNCTION pgconduit.stop_pipeline(name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._set_pipeline_enabled(name, false);
+END;
+COMMENT ON FUNCTION pgconduit.stop_pipeline(text) IS 'disable a pipeline and stop its worker';
+
+CREATE FUNCTION pgconduit.drop_pipeline(name text, drop_slot boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgconduit._check_admin();
+	DELETE FROM pgconduit.pipeline p WHERE p.name = drop_pipeline.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', drop_pipeline.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION pgconduit.drop_pipeline(text, boolean) IS 'stop and drop a pipeline, and by default its replication slot';
+
+------------------------------------------------------------------------
+-- Views
+------------------------------------------------------------------------
+
+-- Connectors with every connection string's password masked.
+CREATE VIEW pgconduit.connectors AS
+SELECT c.name, c.kind, c.owner,
+	   (SELECT pg_catalog.jsonb_object_agg(e.key,
+				CASE WHEN e.key IN ('url', 'replication_url') AND jsonb_typeof(e.value) = 'string'
+					 THEN pg_catalog.to_jsonb(pgconduit.mask_url(e.value #>> '{}'))
+					 ELSE e.value END)
+		  FROM pg_catalog.jsonb_each(c.config) e) AS config,
+	   c.created_at, c.updated_at
+  FROM pgconduit.connector c;
+
+CREATE VIEW pgconduit.pipelines AS
+SELECT p.name, p.source, p.destination, p.enabled, p.owner, p.created_at
+  FROM pgconduit.pipeline p;
+
+GRANT SELECT ON pgconduit.connectors, pgconduit.pipelines TO PUBLIC;
+
+-- ==== destination (issue 4): pgconduit.write and its helpers go below ====
+
+-- ==== pipelines (issue 5): status, wait_for_pipeline, dead_letter go below ====

@@ -1,0 +1,719 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *	  Validation and parsing of connector configurations.
+ *
+ * A connector's configuration is a jsonb object whose values are Conduit
+ * style strings ("snapshot": "off") or JSON scalars ("snapshot": false).
+ * This file checks such an object against the keys a source or destination
+ * accepts, raising an ERROR that names the offending key, and turns it into
+ * the C structs of config.h that the pipeline worker and the destination
+ * use.  It never connects anywhere: a url is only parsed by libpq.  Whether
+ * the table exists is for the worker to find out at the source.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "libpq-fe.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+
+#include "config.h"
+#include "pgconduit.h"
+
+/* The type of value a configuration key takes */
+typedef enum PgcKeyType
+{
+	PGC_KEY_STRING,
+	PGC_KEY_BOOL,
+	PGC_KEY_INT,
+	PGC_KEY_NAMES				/* comma-separated string or array of strings */
+} PgcKeyType;
+
+typedef struct PgcKeySpec
+{
+	const char *key;
+	PgcKeyType	type;
+	bool		required;
+} PgcKeySpec;
+
+static const PgcKeySpec source_keys[] = {
+	{"table", PGC_KEY_STRING, true},
+	{"url", PGC_KEY_STRING, true},
+	{"columns", PGC_KEY_NAMES, false},
+	{"key", PGC_KEY_NAMES, false},
+	{"snapshot", PGC_KEY_BOOL, false},
+	{"cdc", PGC_KEY_BOOL, false},
+	{"publication_name", PGC_KEY_STRING, false},
+	{"slot_name", PGC_KEY_STRING, false},
+	{"replication_url", PGC_KEY_STRING, false},
+	{"buffer_size", PGC_KEY_INT, false},
+	{NULL}
+};
+
+static const PgcKeySpec destination_keys[] = {
+	{"url", PGC_KEY_STRING, true},
+	{"table", PGC_KEY_STRING, false},
+	{"batch_size", PGC_KEY_INT, false},
+	{"on_error", PGC_KEY_STRING, false},
+	{NULL}
+};
+
+/* The values found in a config object, indexed like the key spec */
+#define PGC_MAX_KEYS 16
+typedef struct PgcConfigValues
+{
+	const char *kind;
+	const PgcKeySpec *spec;
+	JsonbValue *values[PGC_MAX_KEYS];	/* NULL where absent */
+} PgcConfigValues;
+
+PG_FUNCTION_INFO_V1(pgconduit_validate_config);
+PG_FUNCTION_INFO_V1(pgconduit_mask_url);
+
+/* Return the key spec of a connector kind, or ERROR */
+static const PgcKeySpec *
+config_spec(const char *kind)
+{
+	if (strcmp(kind, "source") == 0)
+		return source_keys;
+	if (strcmp(kind, "destination") == 0)
+		return destination_keys;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid connector kind \"%s\"", kind),
+			 errhint("Valid kinds are \"source\" and \"destination\".")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* The valid keys of a spec as a comma-separated list, for hints */
+static char *
+config_key_list(const PgcKeySpec *spec)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; spec[i].key; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", spec[i].key);
+	return buf.data;
+}
+
+/* The JSON type of a value, as jsonb_typeof() names it */
+static const char *
+config_json_type(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "string";
+		case jbvNumeric:
+			return "number";
+		case jbvBool:
+			return "boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "array" : "object";
+		default:
+			return "unknown";
+	}
+}
+
+/* Raise the ERROR for a value of the wrong JSON type */
+static void
+config_type_error(const char *kind, const char *key, JsonbValue *v,
+				  const char *expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for %s configuration key \"%s\"", kind, key),
+			 errdetail("Expected %s, got a JSON %s.", expected, config_json_type(v))));
+}
+
+/*
+ * Collect the values of a config object by key, checking that it is an
+ * object, that every key is known and that the required ones are present.
+ */
+static void
+config_collect(const char *kind, Jsonb *config, PgcConfigValues *cv)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			idx = -1;
+
+	cv->kind = kind;
+	cv->spec = config_spec(kind);
+	memset(cv->values, 0, sizeof(cv->values));
+
+	if (!JB_ROOT_IS_OBJECT(config))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s configuration must be a JSON object", kind)));
+
+	it = JsonbIteratorInit(&config->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
+			idx = -1;
+			for (int i = 0; cv->spec[i].key; i++)
+			{
+				if (strcmp(cv->spec[i].key, key) == 0)
+				{
+					idx = i;
+					break;
+				}
+			}
+			if (idx < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unrecognized %s configuration key \"%s\"", kind, key),
+						 errhint("Valid keys are: %s.", config_key_list(cv->spec))));
+		}
+		else if (tok == WJB_VALUE)
+		{
+			JsonbValue *copy = palloc(sizeof(JsonbValue));
+
+			*copy = v;
+			cv->values[idx] = copy;
+		}
+	}
+
+	for (int i = 0; cv->spec[i].key; i++)
+	{
+		if (cv->spec[i].required &&
+			(cv->values[i] == NULL || cv->values[i]->type == jbvNull))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s configuration key \"%s\" is required", kind,
+							cv->spec[i].key)));
+	}
+}
+
+/* The value of a key, or NULL when absent or JSON null */
+static JsonbValue *
+config_get(PgcConfigValues *cv, const char *key)
+{
+	for (int i = 0; cv->spec[i].key; i++)
+	{
+		if (strcmp(cv->spec[i].key, key) == 0)
+		{
+			JsonbValue *v = cv->values[i];
+
+			return (v && v->type != jbvNull) ? v : NULL;
+		}
+	}
+	elog(ERROR, "unknown configuration key \"%s\"", key);
+	return NULL;
+}
+
+/* A string value; numbers and booleans are taken in their text form */
+static char *
+config_string(PgcConfigValues *cv, const char *key)
+{
+	JsonbValue *v = config_get(cv, key);
+
+	if (v == NULL)
+		return NULL;
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		default:
+			config_type_error(cv->kind, key, v, "a string");
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+/* A non-empty string value */
+static char *
+config_nonempty_string(PgcConfigValues *cv, const char *key)
+{
+	char	   *s = config_string(cv, key);
+
+	if (s != NULL && s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s configuration key \"%s\" must not be empty",
+						cv->kind, key)));
+	return s;
+}
+
+/* A boolean: a JSON boolean, or a string that boolean input accepts */
+static bool
+config_bool(PgcConfigValues *cv, const char *key, bool dflt)
+{
+	JsonbValue *v = config_get(cv, key);
+	bool		result;
+
+	if (v == NULL)
+		return dflt;
+	if (v->type == jbvBool)
+		return v->val.boolean;
+	if (v->type == jbvString)
+	{
+		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+
+		if (parse_bool(s, &result))
+			return result;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, s),
+				 errhint("Use a boolean such as \"on\", \"off\", \"true\" or \"false\".")));
+	}
+	config_type_error(cv->kind, key, v, "a boolean or a string such as \"on\" or \"off\"");
+	return false;				/* keep compiler quiet */
+}
+
+/* A positive integer: a JSON number or a string holding one */
+static int
+config_int(PgcConfigValues *cv, const char *key, int dflt, int max)
+{
+	JsonbValue *v = config_get(cv, key);
+	char	   *s;
+	char	   *end;
+	long		val;
+
+	if (v == NULL)
+		return dflt;
+	if (v->type != jbvNumeric && v->type != jbvString)
+		config_type_error(cv->kind, key, v, "a positive integer");
+	s = config_string(cv, key);
+	errno = 0;
+	val = strtol(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (errno != 0 || end == s || *end != '\0' || val < 1 || val > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, s),
+				 errdetail("The value must be an integer between 1 and %d.", max)));
+	return (int) val;
+}
+
+/*
+ * A list of column names: a JSON array of strings taken verbatim, or a
+ * comma-separated string read like an SQL identifier list (unquoted names
+ * fold to lower case, double quotes keep case and commas).
+ */
+static List *
+config_names(PgcConfigValues *cv, const char *key)
+{
+	JsonbValue *v = config_get(cv, key);
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	if (v == NULL)
+		return NIL;
+	if (v->type == jbvString)
+	{
+		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+		List	   *names;
+
+		if (!SplitIdentifierString(s, ',', &names))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+							cv->kind, key, pnstrdup(v->val.string.val, v->val.string.len)),
+					 errdetail("The value must be a comma-separated list of column names.")));
+		foreach(lc, names)
+			result = lappend(result, pstrdup(lfirst(lc)));
+	}
+	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	elem;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			if (elem.type != jbvString || elem.val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for %s configuration key \"%s\"",
+								cv->kind, key),
+						 errdetail("Each element of the array must be a non-empty string.")));
+			result = lappend(result, pnstrdup(elem.val.string.val, elem.val.string.len));
+		}
+	}
+	else
+		config_type_error(cv->kind, key, v,
+						  "a comma-separated string or an array of strings");
+
+	if (result == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s configuration key \"%s\" must name at least one column",
+						cv->kind, key)));
+	foreach(lc, result)
+	{
+		char	   *name = lfirst(lc);
+
+		if (strlen(name) >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("column name \"%s\" in %s configuration key \"%s\" is too long",
+							name, cv->kind, key)));
+		for (ListCell *lc2 = list_head(result); lc2 != lc; lc2 = lnext(result, lc2))
+			if (strcmp(lfirst(lc2), name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("column \"%s\" appears twice in %s configuration key \"%s\"",
+								name, cv->kind, key)));
+	}
+	return result;
+}
+
+/* A connection string that libpq can parse; no connection is made */
+static char *
+config_url(PgcConfigValues *cv, const char *key)
+{
+	char	   *url = config_nonempty_string(cv, key);
+	char	   *err = NULL;
+	PQconninfoOption *opts;
+
+	if (url == NULL)
+		return NULL;
+	opts = PQconninfoParse(url, &err);
+	if (opts == NULL)
+	{
+		char	   *detail = err ? pstrdup(err) : pstrdup("out of memory");
+
+		if (err)
+			PQfreemem(err);
+		/* libpq's message ends with a newline */
+		if (detail[0] && detail[strlen(detail) - 1] == '\n')
+			detail[strlen(detail) - 1] = '\0';
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid connection string in %s configuration key \"%s\"",
+						cv->kind, key),
+				 errdetail_internal("%s", detail)));
+	}
+	PQconninfoFree(opts);
+	return url;
+}
+
+/* A table name that parses as a possibly qualified SQL name */
+static char *
+config_table(PgcConfigValues *cv, const char *key)
+{
+	char	   *table = config_nonempty_string(cv, key);
+	List	   *names;
+
+	if (table == NULL)
+		return NULL;
+	names = stringToQualifiedNameList(table);
+	if (list_length(names) > 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, table),
+				 errdetail("A table name may be qualified by a schema name only.")));
+	return table;
+}
+
+/* A replication slot name: what ReplicationSlotValidateName accepts */
+static char *
+config_slot_name(PgcConfigValues *cv, const char *key)
+{
+	char	   *name = config_nonempty_string(cv, key);
+
+	if (name == NULL)
+		return NULL;
+	if (strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("replication slot name \"%s\" is too long", name),
+				 errdetail("Replication slot names are at most %d bytes long.",
+						   NAMEDATALEN - 1)));
+	for (const char *p = name; *p; p++)
+	{
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+							cv->kind, key, name),
+					 errdetail("Replication slot names may only contain lower case letters, numbers, and the underscore character.")));
+	}
+	return name;
+}
+
+/* A publication name: any identifier shorter than NAMEDATALEN */
+static char *
+config_identifier(PgcConfigValues *cv, const char *key)
+{
+	char	   *name = config_nonempty_string(cv, key);
+
+	if (name != NULL && strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, name),
+				 errdetail("Names are at most %d bytes long.", NAMEDATALEN - 1)));
+	return name;
+}
+
+/*
+ * Check a connector or pipeline name: not empty and short enough to be an
+ * SQL name.  "what" is "connector" or "pipeline".
+ */
+void
+pgc_check_connector_name(const char *what, const char *name)
+{
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s name must not be empty", what)));
+	if (strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("%s name \"%s\" is too long", what, name),
+				 errdetail("Names are at most %d bytes long.", NAMEDATALEN - 1)));
+}
+
+/*
+ * The slot and publication name a source gets when its config names none:
+ * "pgconduit_" and the connector name where that is a valid slot name,
+ * else a sanitized prefix of it plus a hash of the whole name, so that two
+ * sources never share a slot.
+ */
+char *
+pgc_default_object_name(const char *connector)
+{
+	StringInfoData buf;
+	bool		clean = true;
+	int			len = strlen(connector);
+
+	for (const char *p = connector; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			clean = false;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "pgconduit_");
+	if (clean && buf.len + len < NAMEDATALEN)
+		appendStringInfoString(&buf, connector);
+	else
+	{
+		for (const char *p = connector; *p && buf.len < 40; p++)
+		{
+			char		c = *p;
+
+			if (c >= 'A' && c <= 'Z')
+				c += 'a' - 'A';
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+				c = '_';
+			appendStringInfoChar(&buf, c);
+		}
+		appendStringInfo(&buf, "_%08x",
+						 hash_bytes((const unsigned char *) connector, len));
+	}
+	return buf.data;
+}
+
+/*
+ * Parse and validate a source configuration.  Errors name the key at fault.
+ */
+PgcSourceConfig *
+pgc_source_config_parse(const char *name, Jsonb *config)
+{
+	PgcConfigValues cv;
+	PgcSourceConfig *sc = palloc0(sizeof(PgcSourceConfig));
+
+	config_collect("source", config, &cv);
+	sc->table = config_table(&cv, "table");
+	sc->url = config_url(&cv, "url");
+	sc->replication_url = config_url(&cv, "replication_url");
+	if (sc->replication_url == NULL)
+		sc->replication_url = sc->url;
+	sc->columns = config_names(&cv, "columns");
+	sc->key = config_names(&cv, "key");
+	sc->snapshot = config_bool(&cv, "snapshot", true);
+	sc->cdc = config_bool(&cv, "cdc", true);
+	sc->slot_name = config_slot_name(&cv, "slot_name");
+	if (sc->slot_name == NULL)
+		sc->slot_name = pgc_default_object_name(name);
+	sc->publication_name = config_identifier(&cv, "publication_name");
+	if (sc->publication_name == NULL)
+		sc->publication_name = pgc_default_object_name(name);
+	sc->buffer_size = config_int(&cv, "buffer_size", 0, 100000000);
+	if (!sc->snapshot && !sc->cdc)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source configuration turns off both \"snapshot\" and \"cdc\""),
+				 errdetail("Such a source would never read anything.")));
+	return sc;
+}
+
+/*
+ * Parse and validate a destination configuration.
+ */
+PgcDestinationConfig *
+pgc_destination_config_parse(const char *name, Jsonb *config)
+{
+	PgcConfigValues cv;
+	PgcDestinationConfig *dc = palloc0(sizeof(PgcDestinationConfig));
+	char	   *on_error;
+
+	config_collect("destination", config, &cv);
+	dc->url = config_url(&cv, "url");
+	dc->table = config_table(&cv, "table");
+	dc->batch_size = config_int(&cv, "batch_size", PGC_DEFAULT_BATCH_SIZE, 1000000);
+	on_error = config_nonempty_string(&cv, "on_error");
+	if (on_error == NULL || strcmp(on_error, "halt") == 0)
+		dc->on_error = PGC_ON_ERROR_HALT;
+	else if (strcmp(on_error, "dead_letter") == 0)
+		dc->on_error = PGC_ON_ERROR_DEAD_LETTER;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for destination configuration key \"on_error\": \"%s\"",
+						on_error),
+				 errhint("Valid values are \"halt\" and \"dead_letter\".")));
+	return dc;
+}
+
+/* Add a string member to a jsonb object being built */
+static void
+config_push_string(JsonbParseState **state, const char *key, const char *val)
+{
+	JsonbValue	k;
+	JsonbValue	v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v.type = jbvString;
+	v.val.string.val = (char *) val;
+	v.val.string.len = strlen(val);
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/*
+ * Validate a configuration and return what is stored in the catalog: the
+ * config as given, plus the derived slot and publication names of a
+ * source, so that they stay fixed for the life of the connector.
+ */
+Jsonb *
+pgc_config_normalize(const char *kind, const char *name, Jsonb *config)
+{
+	PgcSourceConfig *sc;
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		skip = false;
+
+	pgc_check_connector_name("connector", name);
+	if (config_spec(kind) == destination_keys)
+	{
+		(void) pgc_destination_config_parse(name, config);
+		return config;
+	}
+
+	sc = pgc_source_config_parse(name, config);
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&config->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			skip = (v.val.string.len == strlen("slot_name") &&
+					strncmp(v.val.string.val, "slot_name", v.val.string.len) == 0) ||
+				(v.val.string.len == strlen("publication_name") &&
+				 strncmp(v.val.string.val, "publication_name", v.val.string.len) == 0);
+			if (!skip)
+				pushJsonbValue(&state, WJB_KEY, &v);
+		}
+		else if (tok == WJB_VALUE && !skip)
+			pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	config_push_string(&state, "slot_name", sc->slot_name);
+	config_push_string(&state, "publication_name", sc->publication_name);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * SQL: pgconduit._validate_config(kind, name, config) returns the config
+ * normalized for storage, or raises an ERROR.
+ */
+Datum
+pgconduit_validate_config(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Jsonb	   *config = PG_GETARG_JSONB_P(2);
+
+	PG_RETURN_JSONB_P(pgc_config_normalize(kind, name, config));
+}
+
+/*
+ * SQL: pgconduit.mask_url(url) returns the connection string with any
+ * password replaced by asterisks.  A string that holds a password is
+ * rewritten in keyword=value form; one that holds none comes back as is.
+ */
+Datum
+pgconduit_mask_url(PG_FUNCTION_ARGS)
+{
+	char	   *url = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PQconninfoOption *opts;
+	PQconninfoOption *o;
+	bool		has_password = false;
+	StringInfoData buf;
+
+	opts = PQconninfoParse(url, NULL);
+	if (opts == NULL)
+		PG_RETURN_TEXT_P(cstring_to_text("********"));
+	for (o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+			has_password = true;
+	if (!has_password)
+	{
+		PQconninfoFree(opts);
+		PG_RETURN_TEXT_P(cstring_to_text(url));
+	}
+
+	initStringInfo(&buf);
+	for (o = opts; o->keyword; o++)
+	{
+		const char *val = o->val;
+
+		if (val == NULL)
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+			val = "********";
+		if (buf.len > 0)
+			appendStringInfoChar(&buf, ' ');
+		appendStringInfo(&buf, "%s='", o->keyword);
+		for (const char *p = val; *p; p++)
+		{
+			if (*p == '\'' || *p == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '\'');
+	}
+	PQconninfoFree(opts);
+	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+}

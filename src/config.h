@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.h
+ *	  Connector configurations: the jsonb a user gives create_source() and
+ *	  create_destination(), validated and parsed into C structs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGC_CONFIG_H
+#define PGC_CONFIG_H
+
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+typedef struct PgcSourceConfig
+{
+	char	   *table;			/* qualified name as the user wrote it */
+	char	   *url;
+	char	   *replication_url;	/* url when not given */
+	List	   *columns;		/* column names (char *); NIL means all */
+	List	   *key;			/* column names (char *); NIL means the
+								 * primary key */
+	bool		snapshot;
+	bool		cdc;
+	char	   *publication_name;
+	char	   *slot_name;
+	int			buffer_size;	/* 0 means pgconduit.buffer_size */
+} PgcSourceConfig;
+
+typedef enum PgcOnError
+{
+	PGC_ON_ERROR_HALT,
+	PGC_ON_ERROR_DEAD_LETTER
+} PgcOnError;
+
+typedef struct PgcDestinationConfig
+{
+	char	   *url;
+	char	   *table;			/* NULL means each record's metadata.table */
+	int			batch_size;
+	PgcOnError	on_error;
+} PgcDestinationConfig;
+
+#define PGC_DEFAULT_BATCH_SIZE 1000
+
+extern PgcSourceConfig *pgc_source_config_parse(const char *name, Jsonb *config);
+extern PgcDestinationConfig *pgc_destination_config_parse(const char *name, Jsonb *config);
+extern Jsonb *pgc_config_normalize(const char *kind, const char *name, Jsonb *config);
+extern char *pgc_default_object_name(const char *connector);
+extern void pgc_check_connector_name(const char *what, const char *name);
+
+#endif							/* PGC_CONFIG_H */

@@ -1,0 +1,106 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgconduit.c
+ *	  Module entry point of the pgconduit extension: settings, and the
+ *	  checks the SQL API makes before it changes the catalog.
+ *
+ * _PG_init defines every pgconduit.* setting in one place.  Loaded through
+ * shared_preload_libraries it also sets up what the pipeline workers need
+ * (see launcher.c); loaded on demand by CREATE EXTENSION it serves the
+ * configuration API and pgconduit.write(), but pipelines cannot run, and
+ * the functions that would start one say so.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+
+#include "pgconduit.h"
+
+PG_MODULE_MAGIC;
+
+int			pgc_buffer_size = 10000;
+int			pgc_max_pipelines = 8;
+bool		pgc_preloaded = false;
+
+PG_FUNCTION_INFO_V1(pgconduit_check_admin);
+PG_FUNCTION_INFO_V1(pgconduit_check_preloaded);
+
+void		_PG_init(void);
+
+/*
+ * Module load: define the settings; when preloaded, hook in the launcher.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("pgconduit.buffer_size",
+							"Records a pipeline holds between its source and its destination.",
+							"A source connector's \"buffer_size\" overrides it.",
+							&pgc_buffer_size,
+							10000, 1, 100000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgconduit.max_pipelines",
+							"Maximum number of pipeline workers that run at once.",
+							NULL,
+							&pgc_max_pipelines,
+							8, 0, 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pgconduit");
+
+	if (process_shared_preload_libraries_in_progress)
+		pgc_preloaded = true;
+}
+
+/*
+ * Raise an ERROR unless the current user is a superuser or has the
+ * privileges of pgconduit_admin.
+ */
+void
+pgc_check_admin(void)
+{
+	Oid			admin;
+
+	if (superuser())
+		return;
+	admin = get_role_oid(PGC_ADMIN_ROLE, true);
+	if (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to manage pgconduit connectors and pipelines"),
+			 errdetail("Only superusers and members of role \"%s\" may create, alter or drop connectors and pipelines.",
+					   PGC_ADMIN_ROLE)));
+}
+
+/* SQL: pgconduit._check_admin() */
+Datum
+pgconduit_check_admin(PG_FUNCTION_ARGS)
+{
+	pgc_check_admin();
+	PG_RETURN_VOID();
+}
+
+/* SQL: pgconduit._check_preloaded(): pipelines need the preloaded library */
+Datum
+pgconduit_check_preloaded(PG_FUNCTION_ARGS)
+{
+	if (!pgc_preloaded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgconduit pipelines need pgconduit in shared_preload_libraries"),
+				 errdetail("Pipelines run in background workers, which only a preloaded library can start."),
+				 errhint("Add pgconduit to shared_preload_libraries in postgresql.conf and restart the server.")));
+	PG_RETURN_VOID();
+}

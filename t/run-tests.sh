@@ -1,0 +1,167 @@
+#!/bin/sh
+# run-tests.sh: the one test command behind "make test".
+#
+# Run as root on a fresh Debian 12 machine, it installs what is missing
+# (PostgreSQL 15, its server headers, IPC::Run for the TAP tests), builds and
+# installs pgconduit, then runs every suite -- pg_regress, isolation, TAP --
+# as the unprivileged user "postgres" in a scratch copy of the tree, since
+# PostgreSQL refuses to run as root.  Run as a normal user with the packages
+# present, it builds, installs (where it may write, or through sudo -n) and
+# runs the suites as that user.
+#
+# It ends with one line: "N passed, N failed".
+#
+# Environment:
+#   SUITES   which suites to run (default "regress isolation tap")
+#   REGRESS  regression tests to run (default: all of sql/)
+#   ISOLATION, PROVE_TESTS  likewise for specs/ and t/
+#   KEEP=1   keep the scratch copy and print its path
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+SUITES=${SUITES:-regress isolation tap}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+[ -x "$PG_CONFIG" ] || PG_CONFIG=pg_config
+export PG_CONFIG
+
+log() { echo "run-tests: $*"; }
+
+# 1. What a fresh machine lacks.
+if [ "$(id -u)" = 0 ]; then
+	need=""
+	[ -x /usr/lib/postgresql/15/bin/postgres ] || need="$need postgresql-15"
+	[ -x /usr/lib/postgresql/15/bin/pg_config ] || need="$need postgresql-server-dev-15"
+	[ -f /usr/lib/postgresql/15/lib/pgxs/src/makefiles/pgxs.mk ] || need="$need postgresql-server-dev-15"
+	perl -MIPC::Run -e 1 2>/dev/null || need="$need libipc-run-perl"
+	command -v make >/dev/null || need="$need make"
+	command -v gcc >/dev/null || need="$need gcc"
+	command -v rsync >/dev/null || need="$need rsync"
+	if [ -n "$need" ]; then
+		log "installing:$need"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq || exit 1
+		apt-get install -y -qq $need >/dev/null || exit 1
+	fi
+	PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	# Debian starts a cluster on install; the suites start their own.
+	if command -v pg_ctlcluster >/dev/null; then
+		pg_ctlcluster 15 main stop 2>/dev/null || true
+	fi
+fi
+
+# 2. Build and install.
+cd "$top" || exit 1
+log "building with $PG_CONFIG ($($PG_CONFIG --version))"
+make -s PG_CONFIG="$PG_CONFIG" >/tmp/pgconduit-build.$$ 2>&1 || {
+	cat /tmp/pgconduit-build.$$
+	rm -f /tmp/pgconduit-build.$$
+	log "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+grep -i 'warning' /tmp/pgconduit-build.$$
+rm -f /tmp/pgconduit-build.$$
+if [ -w "$($PG_CONFIG --pkglibdir)" ]; then
+	make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || exit 1
+else
+	sudo -n make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || {
+		log "cannot write to $($PG_CONFIG --pkglibdir): run as root, or install pgconduit first with sudo make install"
+		exit 1
+	}
+fi
+
+# 3. A scratch copy owned by the user that runs the servers.
+if [ "$(id -u)" = 0 ]; then
+	runner=postgres
+	id "$runner" >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
+else
+	runner=$(id -un)
+fi
+work=$(mktemp -d /tmp/pgconduit-test.XXXXXX)
+chmod 755 "$work"
+rsync -a --exclude .git --exclude tmp_test --exclude results --exclude log "$top/" "$work/"
+[ "$(id -u)" = 0 ] && chown -R "$runner" "$work"
+
+as_runner() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$runner" -- env PATH="$PATH" "$@"
+	else
+		"$@"
+	fi
+}
+
+passed=0
+failed=0
+status=0
+
+# pg_regress and pg_isolation_regress print "test NAME ... ok" per test
+count_pg_regress() {
+	p=$(grep -Ec '^(test| ) .* \.\.\. ok' "$1")
+	f=$(grep -Ec '\.\.\. FAILED|\.\.\. failed' "$1")
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+for suite in $SUITES; do
+	out="$work/$suite.log"
+	case $suite in
+		regress)
+			[ -n "${REGRESS:-}" ] && set -- "REGRESS=$REGRESS" || set --
+			log "pg_regress"
+			as_runner make -C "$work" -s PG_CONFIG="$PG_CONFIG" installcheck-regress "$@" >"$out" 2>&1
+			rc=$?
+			cat "$out"
+			count_pg_regress "$out"
+			if [ $rc -ne 0 ]; then
+				status=1
+				[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
+				grep -q '\.\.\. ' "$out" || failed=$((failed + 1))
+			fi
+			;;
+		isolation)
+			[ -n "${ISOLATION:-}" ] && set -- "ISOLATION=$ISOLATION" || set --
+			ls "$work"/specs/*.spec >/dev/null 2>&1 || continue
+			log "isolation"
+			as_runner make -C "$work" -s PG_CONFIG="$PG_CONFIG" installcheck-isolation "$@" >"$out" 2>&1
+			rc=$?
+			cat "$out"
+			count_pg_regress "$out"
+			if [ $rc -ne 0 ]; then
+				status=1
+				[ -f "$work/output_iso/regression.diffs" ] && cat "$work/output_iso/regression.diffs"
+				grep -q '\.\.\. ' "$out" || failed=$((failed + 1))
+			fi
+			;;
+		tap)
+			[ -n "${PROVE_TESTS:-}" ] && set -- "PROVE_TESTS=$PROVE_TESTS" || set --
+			ls "$work"/t/*.pl >/dev/null 2>&1 || continue
+			log "TAP"
+			as_runner make -C "$work" -s PG_CONFIG="$PG_CONFIG" installcheck-tap "$@" >"$out" 2>&1
+			rc=$?
+			cat "$out"
+			p=$(grep -Ec '^t/.*\.pl \.+ ok' "$out")
+			f=$(grep -Ec '^t/.*\.pl \.+ (Dubious|Failed|skipped)|^t/.*\.pl \.+ *$' "$out")
+			passed=$((passed + p))
+			failed=$((failed + f))
+			if [ $rc -ne 0 ]; then
+				status=1
+				[ "$f" -eq 0 ] && failed=$((failed + 1))
+				for l in "$work"/tmp_check/log/regress_log_*; do
+					[ -f "$l" ] && { echo "== $l"; tail -n 60 "$l"; }
+				done
+			fi
+			;;
+		*)
+			log "unknown suite $suite"
+			status=1
+			;;
+	esac
+done
+
+if [ "${KEEP:-0}" = 1 ] || [ $status -ne 0 ]; then
+	log "scratch copy kept in $work"
+else
+	rm -rf "$work"
+fi
+echo "$passed passed, $failed failed"
+exit $status
