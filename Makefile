@@ -19,13 +19,15 @@ ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
 ISOLATION_OPTS = --temp-config=$(CURDIR)/tmp_test/pgconduit.conf \
 	--temp-instance=$(CURDIR)/tmp_test/isolation --load-extension=pgconduit
 TAP_TESTS = 1
-PROVE_FLAGS = -I $(CURDIR)/t
 
 EXTRA_CLEAN = tmp_test results output_iso log
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# after PGXS, which resets it: t/ holds the TAP tests' shared module
+PROVE_FLAGS += -I $(CURDIR)/t
 
 # The output plugin is a library of its own, built by its own PGXS makefile.
 all: output-plugin

@@ -23,7 +23,6 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/regproc.h"
 #include "utils/varlena.h"
 
 #include "config.h"
@@ -423,10 +422,15 @@ config_table(PgcConfigValues *cv, const char *key)
 
 	if (table == NULL)
 		return NULL;
-	names = stringToQualifiedNameList(table);
+	if (!SplitIdentifierString(pstrdup(table), '.', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, table),
+				 errdetail("The value must be a table name, optionally qualified by a schema name, in SQL syntax.")));
 	if (list_length(names) > 2)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
 						cv->kind, key, table),
 				 errdetail("A table name may be qualified by a schema name only.")));

@@ -48,14 +48,16 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("pgconduit.max_pipelines",
-							"Maximum number of pipeline workers that run at once.",
-							NULL,
-							&pgc_max_pipelines,
-							8, 0, 1024,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
+	/* a postmaster setting can only be defined while the server starts */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pgconduit.max_pipelines",
+								"Maximum number of pipeline workers that run at once.",
+								NULL,
+								&pgc_max_pipelines,
+								8, 0, 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pgconduit");
 

@@ -45,7 +45,7 @@ if [ "$(id -u)" = 0 ]; then
 	PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 	# Debian starts a cluster on install; the suites start their own.
 	if command -v pg_ctlcluster >/dev/null; then
-		pg_ctlcluster 15 main stop 2>/dev/null || true
+		pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
 	fi
 fi
 
