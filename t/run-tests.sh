@@ -20,6 +20,7 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 SUITES=${SUITES:-regress isolation tap}
+user_pg_config=${PG_CONFIG:-}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 [ -x "$PG_CONFIG" ] || PG_CONFIG=pg_config
 export PG_CONFIG
@@ -42,14 +43,16 @@ if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq || exit 1
 		apt-get install -y -qq $need >/dev/null || exit 1
 	fi
-	PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	[ -n "$user_pg_config" ] || PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 	# Debian starts a cluster on install; the suites start their own.
 	if command -v pg_ctlcluster >/dev/null; then
 		pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
 	fi
 fi
 
-# 2. Build and install.
+# 2. Build and install.  The TAP tests find the server through PATH.
+PATH="$($PG_CONFIG --bindir):$PATH"
+export PATH
 cd "$top" || exit 1
 log "building with $PG_CONFIG ($($PG_CONFIG --version))"
 make -s PG_CONFIG="$PG_CONFIG" >/tmp/pgconduit-build.$$ 2>&1 || {
