@@ -1,0 +1,447 @@
+/*-------------------------------------------------------------------------
+ *
+ * pco_relation.c
+ *		Per-relation cache of pgconduit_output: what a record needs to know
+ *		about a table, looked up once and kept until the table changes.
+ *
+ * An entry holds the table's names (already escaped as JSON), its live
+ * columns with their encoders, its key columns (primary key, else replica
+ * identity index), and which actions are selected for it by the "tables",
+ * "publication_names" and "actions" options.  Entries are invalidated by
+ * relcache callbacks, and all of them by changes of publications or
+ * schemas, the way pgoutput's RelationSyncCache works; they are rebuilt on
+ * next use under the historic snapshot of the change being decoded, so a
+ * record always describes the table as it was at that change.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_publication.h"
+#include "nodes/bitmapset.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "pco.h"
+
+/* A cache entry and the memory its contents live in */
+typedef struct PcoRelEntry
+{
+	Oid			relid;
+	PcoRelation rel;
+	MemoryContext cxt;			/* NULL until first built */
+} PcoRelEntry;
+
+static HTAB *pco_relations = NULL;
+static MemoryContext pco_cache_cxt = NULL;
+static PcoOptions *pco_options = NULL;
+static bool pco_callbacks_registered = false;
+
+/* Mark one relation's entry (or all, for InvalidOid) to be rebuilt */
+static void
+pco_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	PcoRelEntry *entry;
+
+	if (pco_relations == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(pco_relations, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->rel.valid = false;
+		return;
+	}
+	hash_seq_init(&seq, pco_relations);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		entry->rel.valid = false;
+}
+
+/* Publications or schemas changed: every entry may be affected */
+static void
+pco_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	pco_relcache_callback(arg, InvalidOid);
+}
+
+/*
+ * Set up the cache for a decoding session.  The callbacks stay registered
+ * for the life of the process (they cannot be removed) and do nothing while
+ * no session is active.
+ */
+void
+pco_relation_init(MemoryContext cxt, PcoOptions *options)
+{
+	HASHCTL		ctl;
+
+	pco_cache_cxt = AllocSetContextCreate(cxt, "pgconduit_output relations",
+										  ALLOCSET_DEFAULT_SIZES);
+	pco_options = options;
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(PcoRelEntry);
+	ctl.hcxt = pco_cache_cxt;
+	pco_relations = hash_create("pgconduit_output relations", 128, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	if (!pco_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(pco_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(PUBLICATIONOID, pco_syscache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(PUBLICATIONRELMAP, pco_syscache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(PUBLICATIONNAMESPACEMAP, pco_syscache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, pco_syscache_callback, (Datum) 0);
+		pco_callbacks_registered = true;
+	}
+}
+
+/* Forget the session's cache; its memory goes with the plugin's context */
+void
+pco_relation_shutdown(void)
+{
+	pco_relations = NULL;
+	pco_cache_cxt = NULL;
+	pco_options = NULL;
+}
+
+/* Does str match pattern, in which '*' stands for any run of characters? */
+static bool
+pco_glob_match(const char *pattern, const char *str)
+{
+	const char *star = NULL;
+	const char *retry = NULL;
+
+	while (*str)
+	{
+		if (*pattern == '*')
+		{
+			star = pattern++;
+			retry = str;
+		}
+		else if (*pattern == *str)
+		{
+			pattern++;
+			str++;
+		}
+		else if (star)
+		{
+			pattern = star + 1;
+			str = ++retry;
+		}
+		else
+			return false;
+	}
+	while (*pattern == '*')
+		pattern++;
+	return *pattern == '\0';
+}
+
+/* Is the table selected by the "tables" option? */
+static bool
+pco_table_selected(const char *schema, const char *table)
+{
+	ListCell   *lc;
+
+	if (pco_options->table_patterns == NIL)
+		return true;
+	foreach(lc, pco_options->table_patterns)
+	{
+		PcoTablePattern *p = lfirst(lc);
+
+		if (p->schema != NULL &&
+			!(p->schema_glob ? pco_glob_match(p->schema, schema) :
+			  strcmp(p->schema, schema) == 0))
+			continue;
+		if (p->table_glob ? pco_glob_match(p->table, table) :
+			strcmp(p->table, table) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Add to *actions what pub publishes */
+static void
+pco_add_pub_actions(Publication *pub, int *actions)
+{
+	if (pub->pubactions.pubinsert)
+		*actions |= PCO_ACT_CREATE;
+	if (pub->pubactions.pubupdate)
+		*actions |= PCO_ACT_UPDATE;
+	if (pub->pubactions.pubdelete)
+		*actions |= PCO_ACT_DELETE;
+	if (pub->pubactions.pubtruncate)
+		*actions |= PCO_ACT_TRUNCATE;
+}
+
+/*
+ * The actions the "publication_names" option selects for a relation: the
+ * union over the named publications that include it, directly, through its
+ * schema, as FOR ALL TABLES, or through a partitioned ancestor.
+ */
+static int
+pco_publication_actions(Relation relation)
+{
+	Oid			relid = RelationGetRelid(relation);
+	List	   *rels = list_make1_oid(relid);
+	List	   *pubids = NIL;
+	int			actions = 0;
+	ListCell   *lc;
+
+	if (relation->rd_rel->relispartition)
+		rels = list_concat(rels, get_partition_ancestors(relid));
+	foreach(lc, rels)
+	{
+		Oid			r = lfirst_oid(lc);
+
+		pubids = list_concat(pubids, GetRelationPublications(r));
+		pubids = list_concat(pubids,
+							 GetSchemaPublications(get_rel_namespace(r)));
+	}
+
+	foreach(lc, pco_options->publication_names)
+	{
+		Publication *pub = GetPublicationByName(lfirst(lc), false);
+
+		if (pub->alltables || list_member_oid(pubids, pub->oid))
+			pco_add_pub_actions(pub, &actions);
+	}
+	return actions;
+}
+
+/* The attribute numbers of an index's key columns, in index order */
+static List *
+pco_index_columns(Oid indexoid)
+{
+	Relation	index = RelationIdGetRelation(indexoid);
+	List	   *attnums = NIL;
+
+	if (!RelationIsValid(index))
+		elog(ERROR, "could not open index with OID %u", indexoid);
+	for (int i = 0; i < index->rd_index->indnkeyatts; i++)
+		attnums = lappend_int(attnums, index->rd_index->indkey.values[i]);
+	RelationClose(index);
+	return attnums;
+}
+
+/* Fill entry from relation, in entry's own memory context */
+static void
+pco_relation_build(PcoRelEntry *entry, Relation relation)
+{
+	PcoRelation *rel = &entry->rel;
+	TupleDesc	desc = RelationGetDescr(relation);
+	char	   *schema;
+	char	   *name;
+	StringInfoData buf;
+	Oid			keyindex;
+	List	   *keycols = NIL;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (entry->cxt != NULL)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = AllocSetContextCreate(pco_cache_cxt, "pgconduit_output relation",
+									   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(entry->cxt);
+
+	schema = get_namespace_name(RelationGetNamespace(relation));
+	name = RelationGetRelationName(relation);
+
+	/* "table", "opencdc.collection" and "postgres.schema", escaped once */
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "\"table\":");
+	pco_json_escape(&buf, quote_qualified_identifier(schema, name), -1);
+	appendStringInfoString(&buf, ",\"opencdc.collection\":");
+	pco_json_escape(&buf, name, -1);
+	appendStringInfoString(&buf, ",\"postgres.schema\":");
+	pco_json_escape(&buf, schema, -1);
+	rel->meta_table = buf.data;
+	rel->meta_table_len = buf.len;
+
+	/* which actions the options select */
+	rel->actions = pco_options->actions;
+	if (!pco_table_selected(schema, name))
+		rel->actions = 0;
+	if (rel->actions != 0 && pco_options->publication_names != NIL)
+		rel->actions &= pco_publication_actions(relation);
+
+	/* key: the primary key, else the replica identity index */
+	keyindex = RelationGetPrimaryKeyIndex(relation);
+	if (!OidIsValid(keyindex))
+		keyindex = RelationGetReplicaIndex(relation);
+	if (OidIsValid(keyindex))
+		keycols = pco_index_columns(keyindex);
+
+	/* live, stored columns; generated ones are left to the destination */
+	rel->columns = palloc0(sizeof(PcoColumn) * desc->natts);
+	rel->ncolumns = 0;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		PcoColumn  *col;
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		col = &rel->columns[rel->ncolumns++];
+		col->attnum = att->attnum;
+		col->typid = att->atttypid;
+		col->is_varlena = (att->attlen == -1);
+		col->is_key = list_member_int(keycols, att->attnum);
+		initStringInfo(&buf);
+		pco_json_escape(&buf, NameStr(att->attname), -1);
+		appendStringInfoChar(&buf, ':');
+		col->json_name = buf.data;
+		col->json_name_len = buf.len;
+		pco_json_setup_column(col, entry->cxt);
+	}
+
+	rel->nkeys = 0;
+	rel->key_index = palloc(sizeof(int) * (list_length(keycols) + 1));
+	foreach(lc, keycols)
+	{
+		for (int i = 0; i < rel->ncolumns; i++)
+		{
+			if (rel->columns[i].attnum == lfirst_int(lc))
+			{
+				rel->key_index[rel->nkeys++] = i;
+				break;
+			}
+		}
+	}
+	/* an expression index leaves a key we cannot report */
+	if (rel->nkeys != list_length(keycols))
+		rel->nkeys = 0;
+
+	rel->relid = RelationGetRelid(relation);
+	rel->valid = true;
+	MemoryContextSwitchTo(old);
+}
+
+/* The cache entry of relation, built or rebuilt as needed */
+PcoRelation *
+pco_relation_get(Relation relation)
+{
+	Oid			relid = RelationGetRelid(relation);
+	PcoRelEntry *entry;
+	bool		found;
+
+	entry = hash_search(pco_relations, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->cxt = NULL;
+		entry->rel.valid = false;
+	}
+	if (!entry->rel.valid)
+		pco_relation_build(entry, relation);
+	return &entry->rel;
+}
+
+/*
+ * Copy an identifier of a "tables" pattern: a quoted part is taken as
+ * written ("" standing for ") and matched exactly, an unquoted one is folded
+ * to lower case and may hold * wildcards (*glob says whether it does).
+ */
+static char *
+pco_pattern_part(const char **p, bool *glob, const char *option,
+				 const char *value)
+{
+	StringInfoData buf;
+	const char *s = *p;
+
+	initStringInfo(&buf);
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '"')
+	{
+		s++;
+		for (;;)
+		{
+			if (*s == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								option, value),
+						 errdetail("A quoted identifier is not closed.")));
+			if (*s == '"')
+			{
+				if (s[1] != '"')
+					break;
+				s++;
+			}
+			appendStringInfoChar(&buf, *s++);
+		}
+		s++;
+		*glob = false;
+	}
+	else
+	{
+		while (*s && *s != '.' && *s != ',' && *s != ' ' && *s != '\t' && *s != '"')
+		{
+			appendStringInfoChar(&buf, pg_ascii_tolower((unsigned char) *s));
+			s++;
+		}
+		*glob = (strchr(buf.data, '*') != NULL);
+	}
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (buf.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"",
+						option, value),
+				 errdetail("Each entry must be a table name, optionally schema-qualified, such as public.orders, \"My Table\" or sales.*.")));
+	*p = s;
+	return buf.data;
+}
+
+/*
+ * Parse the "tables" option: a comma-separated list of table names, each
+ * optionally schema-qualified; * matches any characters within an unquoted
+ * part, and an unqualified name matches that table in any schema.
+ */
+List *
+pco_parse_table_patterns(const char *value, const char *option)
+{
+	List	   *patterns = NIL;
+	const char *p = value;
+
+	for (;;)
+	{
+		PcoTablePattern *pat = palloc0(sizeof(PcoTablePattern));
+		bool		glob;
+		char	   *first = pco_pattern_part(&p, &glob, option, value);
+
+		if (*p == '.')
+		{
+			p++;
+			pat->schema = first;
+			pat->schema_glob = glob;
+			pat->table = pco_pattern_part(&p, &pat->table_glob, option, value);
+		}
+		else
+		{
+			pat->table = first;
+			pat->table_glob = glob;
+		}
+		patterns = lappend(patterns, pat);
+		if (*p == '\0')
+			break;
+		if (*p != ',')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"",
+							option, value),
+					 errdetail("Entries must be separated by commas, and a name has at most two parts.")));
+		p++;
+	}
+	return patterns;
+}
