@@ -277,9 +277,13 @@ get_table(PgcwCall *call, Oid relid)
 	return t;
 }
 
-/* resolve a table name once per call, locking the table as INSERT does */
+/*
+ * Resolve a table name once per call, locking the table as INSERT does.
+ * what says where the name comes from.
+ */
 static Oid
-resolve_table(PgcwCall *call, const char *name, int len, bool exact)
+resolve_table(PgcwCall *call, const char *name, int len, bool exact,
+			  const char *what)
 {
 	ListCell   *lc;
 	NameEntry  *e;
@@ -306,8 +310,8 @@ resolve_table(PgcwCall *call, const char *name, int len, bool exact)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"%s\" does not exist", cname),
-				 errdetail("The record's %s names a table that is not found in the search path.",
-						   exact ? "metadata.\"opencdc.collection\"" : "metadata.table")));
+				 errdetail("The %s names a table that is not found in the search path.",
+						   what)));
 	e = palloc(sizeof(NameEntry));
 	e->name = cname;
 	e->len = len;
@@ -433,7 +437,9 @@ record_table(PgcwCall *call, Record *r)
 				 errmsg("%s must be a JSON string",
 						exact ? "metadata.\"opencdc.collection\"" : "metadata.table"),
 				 errdetail("It is a JSON %s.", pgcw_json_type_name(v))));
-	return resolve_table(call, v->val.string.val, v->val.string.len, exact);
+	return resolve_table(call, v->val.string.val, v->val.string.len, exact,
+						 exact ? "record's metadata.\"opencdc.collection\"" :
+						 "record's metadata.table");
 }
 
 /* ERROR for a record field that names no column */
@@ -529,7 +535,7 @@ collect_unchanged_toast(PgcwCall *call, PgcwTable *t, JsonbValue *v)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("metadata.\"postgres.unchanged_toast\" must be a JSON array of column names in a string"),
-					 errdetail("It has a JSON %s.", pgcw_json_type_name(&e))));
+					 errdetail("It holds a JSON %s.", pgcw_json_type_name(&e))));
 		c = pgcw_column_by_name(t, e.val.string.val, e.val.string.len);
 		if (c != NULL)
 			BIT_SET(call->toast, c->attnum);
@@ -573,6 +579,36 @@ json_values_equal(JsonbValue *a, JsonbValue *b)
 		default:
 			return false;
 	}
+}
+
+/* UPDATE the row of the key in call->values with its other columns */
+static uint64
+update_by_key(PgcwCall *call, PgcwTable *t, PgcwPlan *up)
+{
+	char	   *sig = call->delsig;
+	PgcwPlan   *p;
+	int			n = 0;
+	int			i;
+
+	memcpy(sig, up->sig, 1 + 2 * t->sigbytes);
+	sig[0] = (char) PGCW_OP_UPDATE;
+	p = pgcw_plan_get(t, sig);
+	for (i = 0; i < p->nkeys; i++, n++)
+	{
+		call->pvalues[n] = call->values[p->keyattnums[i] - 1];
+		call->pnulls[n] = call->nulls[p->keyattnums[i] - 1];
+	}
+	for (i = 0; i < p->ncols; i++)
+	{
+		int			a = p->attnums[i];
+
+		if (BIT_IS_SET(sig + 1, a))
+			continue;
+		call->pvalues[n] = call->values[a - 1];
+		call->pnulls[n] = call->nulls[a - 1];
+		n++;
+	}
+	return pgcw_plan_execute(p, call->pvalues, call->pnulls);
 }
 
 /* run a one-row DELETE by the key columns in sig, values in call->values */
@@ -728,7 +764,7 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 
 	p = pgcw_plan_get(t, call->sig);
 	if (call->gcount > 0 &&
-		(call->gplan != p || call->gcount >= PGCW_GROUP_MAX))
+		(call->gplan != p || call->gcount >= PGCW_GROUP_MAX || p->update_first))
 	{
 		flush_group(call);
 		if (!t->valid || t->generation != generation)
@@ -738,6 +774,14 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 	for (a = 1; a <= t->natts; a++)
 		if (BIT_IS_SET(colbits, a))
 			convert_column(call, t, a, &call->vals[a - 1]);
+
+	/*
+	 * The INSERT of an upsert checks NOT NULL before it looks for the row,
+	 * so a record without some NOT NULL column updates the row first, and
+	 * only where there is none tries the upsert (which then fails, rightly).
+	 */
+	if (p->update_first && update_by_key(call, t, p) > 0)
+		return true;
 
 	if (p->op == PGCW_OP_UPSERT && call->gcount > 0 &&
 		(!p->key_hashable || key_seen(call, key_hash(call, p))))
@@ -910,7 +954,8 @@ write_all(PgcwCall *call, Jsonb *records, const char *table_override)
 
 	if (table_override != NULL)
 		call->override_relid = resolve_table(call, table_override,
-											 strlen(table_override), false);
+											 strlen(table_override), false,
+											 "table_override");
 
 	if (JB_ROOT_IS_SCALAR(records))
 		ereport(ERROR,

@@ -65,6 +65,8 @@ typedef struct PgcwColumn
 	int32		typmod;
 	Oid			collation;
 	bool		dropped;
+	bool		notnull;		/* NOT NULL, or a domain with constraints */
+	bool		hasdefault;
 	char		generated;		/* attgenerated */
 	char		identity;		/* attidentity */
 	bool		conv_ready;
@@ -76,7 +78,8 @@ typedef enum PgcwOp
 {
 	PGCW_OP_INSERT,				/* record without key */
 	PGCW_OP_UPSERT,				/* record with key */
-	PGCW_OP_DELETE
+	PGCW_OP_DELETE,
+	PGCW_OP_UPDATE				/* UPDATE by key, for update_first upserts */
 } PgcwOp;
 
 /*
@@ -97,6 +100,9 @@ typedef struct PgcwPlan
 	FmgrInfo   *keyhash;		/* UPSERT: hash function per key column */
 	Oid		   *keycoll;
 	bool		index_checked;	/* UPSERT: unique index found */
+	bool		update_first;	/* UPSERT: a missing column's NULL may fail a
+								 * constraint, so the INSERT would fail even
+								 * where the row exists: UPDATE it first */
 	SPIPlanPtr	plan;
 	CachedPlanSource *source;
 } PgcwPlan;
@@ -110,6 +116,7 @@ typedef struct PgcwTable
 	MemoryContext mcxt;			/* columns, converters, name hash */
 	char	   *qualname;		/* schema.name, quoted where needed */
 	int			natts;
+	bool		has_checks;		/* CHECK constraints */
 	PgcwColumn *cols;			/* by attnum - 1 */
 	int			hashmask;
 	int16	   *byname;			/* open addressing: attnum or 0 */

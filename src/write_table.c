@@ -150,6 +150,31 @@ pgcw_table_get(Oid relid)
 	return t;
 }
 
+/* is a type a domain (over domains) that does not allow nulls? */
+static bool
+type_is_not_null(Oid typid)
+{
+	for (;;)
+	{
+		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		Form_pg_type typ;
+		bool		notnull;
+		Oid			base;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for type %u", typid);
+		typ = (Form_pg_type) GETSTRUCT(tup);
+		notnull = typ->typtype == TYPTYPE_DOMAIN && typ->typnotnull;
+		base = typ->typtype == TYPTYPE_DOMAIN ? typ->typbasetype : InvalidOid;
+		ReleaseSysCache(tup);
+		if (notnull)
+			return true;
+		if (!OidIsValid(base))
+			return false;
+		typid = base;
+	}
+}
+
 /* do two column lists describe the same columns, types and names? */
 static bool
 columns_equal(PgcwColumn *a, PgcwColumn *b, int natts)
@@ -166,7 +191,9 @@ columns_equal(PgcwColumn *a, PgcwColumn *b, int natts)
 			a[i].typid != b[i].typid || a[i].typmod != b[i].typmod ||
 			a[i].collation != b[i].collation ||
 			a[i].generated != b[i].generated ||
-			a[i].identity != b[i].identity)
+			a[i].identity != b[i].identity ||
+			a[i].notnull != b[i].notnull ||
+			a[i].hasdefault != b[i].hasdefault)
 			return false;
 	}
 	return true;
@@ -189,6 +216,7 @@ table_build(PgcwTable *t)
 	int			size;
 	int			i;
 	bool		keep;
+	bool		has_checks;
 
 	rel = relation_open(t->relid, NoLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -228,7 +256,11 @@ table_build(PgcwTable *t)
 		c->collation = att->attcollation;
 		c->generated = att->attgenerated;
 		c->identity = att->attidentity;
+		c->hasdefault = att->atthasdef;
+		c->notnull = att->attnotnull || type_is_not_null(c->typid) ||
+			DomainHasConstraints(c->typid);
 	}
+	has_checks = desc->constr != NULL && desc->constr->num_check > 0;
 	relation_close(rel, NoLock);
 
 	/* the name hash: at least twice as many slots as columns */
@@ -251,7 +283,7 @@ table_build(PgcwTable *t)
 	}
 	MemoryContextSwitchTo(old);
 
-	keep = t->mcxt != NULL && t->natts == natts &&
+	keep = t->mcxt != NULL && t->natts == natts && t->has_checks == has_checks &&
 		strcmp(t->qualname, qualname) == 0 &&
 		columns_equal(t->cols, cols, natts);
 	if (keep)
@@ -270,6 +302,7 @@ table_build(PgcwTable *t)
 	t->mcxt = cxt;
 	t->qualname = qualname;
 	t->natts = natts;
+	t->has_checks = has_checks;
 	t->cols = cols;
 	t->sigbytes = natts / 8 + 1;
 	t->generation++;
@@ -494,6 +527,18 @@ equality_operator(PgcwColumn *c)
 	return res;
 }
 
+/* is attnum one of the n in attnums? */
+static bool
+attnum_in(AttrNumber *attnums, int n, AttrNumber attnum)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (attnums[i] == attnum)
+			return true;
+	return false;
+}
+
 /* the SQL type of a column, qualified, with its typmod */
 static char *
 column_type(PgcwColumn *c)
@@ -513,6 +558,34 @@ plan_sql(PgcwTable *t, PgcwPlan *p)
 	if (p->op == PGCW_OP_DELETE)
 	{
 		appendStringInfo(&sql, "DELETE FROM %s WHERE ", t->qualname);
+		for (i = 0; i < p->nkeys; i++)
+		{
+			PgcwColumn *c = &t->cols[p->keyattnums[i] - 1];
+
+			appendStringInfo(&sql, "%s%s %s $%d", i > 0 ? " AND " : "",
+							 quote_identifier(c->name), equality_operator(c),
+							 i + 1);
+		}
+		return sql.data;
+	}
+
+	if (p->op == PGCW_OP_UPDATE)
+	{
+		int			n = p->nkeys;
+
+		/* parameters: the key columns, then the others, in attnum order */
+		appendStringInfo(&sql, "UPDATE %s SET ", t->qualname);
+		for (i = 0; i < p->ncols; i++)
+		{
+			PgcwColumn *c = &t->cols[p->attnums[i] - 1];
+
+			if (attnum_in(p->keyattnums, p->nkeys, c->attnum))
+				continue;
+			appendStringInfo(&sql, "%s%s = $%d", n > p->nkeys ? ", " : "",
+							 quote_identifier(c->name), n + 1);
+			n++;
+		}
+		appendStringInfoString(&sql, " WHERE ");
 		for (i = 0; i < p->nkeys; i++)
 		{
 			PgcwColumn *c = &t->cols[p->keyattnums[i] - 1];
@@ -595,12 +668,17 @@ plan_prepare(PgcwTable *t, PgcwPlan *p)
 	int			i;
 	SPIPlanPtr	plan;
 
-	if (p->op == PGCW_OP_DELETE)
+	if (p->op == PGCW_OP_DELETE || p->op == PGCW_OP_UPDATE)
 	{
-		nargs = p->nkeys;
+		int			n = 0;
+
+		nargs = p->op == PGCW_OP_DELETE ? p->nkeys : p->ncols;
 		argtypes = palloc(sizeof(Oid) * nargs);
-		for (i = 0; i < nargs; i++)
-			argtypes[i] = t->cols[p->keyattnums[i] - 1].typid;
+		for (i = 0; i < p->nkeys; i++)
+			argtypes[n++] = t->cols[p->keyattnums[i] - 1].typid;
+		for (i = 0; n < nargs && i < p->ncols; i++)
+			if (!attnum_in(p->keyattnums, p->nkeys, p->attnums[i]))
+				argtypes[n++] = t->cols[p->attnums[i] - 1].typid;
 	}
 	else
 	{
@@ -673,7 +751,26 @@ pgcw_plan_get(PgcwTable *t, const char *sig)
 				p->attnums[p->ncols++] = a;
 		}
 
-		if (p->op != PGCW_OP_DELETE)
+		if (p->op == PGCW_OP_UPSERT)
+		{
+			/*
+			 * A missing column whose NULL may fail a constraint: NOT NULL or
+			 * a domain's without default, or any under a CHECK constraint.
+			 */
+			for (a = 1; a <= t->natts; a++)
+			{
+				PgcwColumn *c = &t->cols[a - 1];
+
+				if (!c->dropped && !c->generated && !c->identity &&
+					!(colbits[a / 8] & (1 << (a % 8))) &&
+					((c->notnull && !c->hasdefault) || t->has_checks))
+					p->update_first = true;
+			}
+			/* with only key columns there is nothing to UPDATE */
+			if (p->ncols == p->nkeys)
+				p->update_first = false;
+		}
+		if (p->op == PGCW_OP_INSERT || p->op == PGCW_OP_UPSERT)
 		{
 			/* no columns given: rows of one unused column */
 			p->rowdesc = CreateTemplateTupleDesc(Max(p->ncols, 1));
