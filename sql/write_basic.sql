@@ -120,6 +120,20 @@ SELECT pgconduit.write('{"operation": "update",
 	"key": {"id": 1}, "payload": {"after": {"id": 1, "body": "short"}}}');
 SELECT * FROM docs;
 
+-- ... also when they are NOT NULL: the row is updated, not first inserted
+CREATE TABLE docs_nn (id int PRIMARY KEY, title text NOT NULL, body text NOT NULL CHECK (body <> ''));
+INSERT INTO docs_nn VALUES (1, 'old title', repeat('long body ', 1000));
+SELECT pgconduit.write('[
+	{"operation": "update", "metadata": {"table": "docs_nn", "postgres.unchanged_toast": "[\"body\"]"},
+	 "key": {"id": 1}, "payload": {"after": {"id": 1, "title": "new title"}}},
+	{"operation": "update", "metadata": {"table": "docs_nn", "postgres.unchanged_toast": "[\"body\"]"},
+	 "key": {"id": 1}, "payload": {"after": {"id": 1, "title": "newer title"}}}
+]');
+SELECT id, title, length(body) FROM docs_nn;
+-- where there is no row, the insert fails as it must
+SELECT pgconduit.write('{"operation": "update", "metadata": {"table": "docs_nn", "postgres.unchanged_toast": "[\"body\"]"},
+	"key": {"id": 2}, "payload": {"after": {"id": 2, "title": "new"}}}');
+
 -- generated columns are computed here, whatever the payload says
 CREATE TABLE gen (id int PRIMARY KEY, a int, twice int GENERATED ALWAYS AS (a * 2) STORED);
 SELECT pgconduit.write('{"operation": "create", "metadata": {"table": "gen"},
@@ -196,5 +210,5 @@ SELECT pgconduit.write('[
 ]');
 SELECT * FROM audit ORDER BY msg;
 
-DROP TABLE orders, orders_copy, lines, events, docs, gen, ident, child, parent, big, audit;
+DROP TABLE orders, orders_copy, lines, events, docs, docs_nn, gen, ident, child, parent, big, audit;
 DROP FUNCTION events_audit();
