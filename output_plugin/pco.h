@@ -42,6 +42,7 @@ typedef struct PcoColumn
 	Oid			basetypid;		/* after looking through domains */
 	PcoValueKind kind;
 	bool		is_key;
+	bool		in_payload;		/* selected by the "columns" option */
 	bool		is_varlena;
 	FmgrInfo	outfunc;		/* type output function */
 	FmgrInfo	tojsonb;		/* to_jsonb() bound to typid (GENERAL) */
@@ -63,6 +64,8 @@ typedef struct PcoOptions
 	bool		include_transaction;
 	bool		messages;
 	List	   *message_prefixes;	/* char *, NIL = every prefix */
+	List	   *columns;		/* char *, NIL = every column */
+	List	   *key_columns;	/* char *, NIL = primary key or identity */
 	bool		skip_origin;	/* origin = none */
 	bool		include_origin;
 } PcoOptions;

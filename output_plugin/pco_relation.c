@@ -275,11 +275,25 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 		rel->actions &= pco_publication_actions(relation);
 
 	/* key: the primary key, else the replica identity index */
-	keyindex = RelationGetPrimaryKeyIndex(relation);
-	if (!OidIsValid(keyindex))
-		keyindex = RelationGetReplicaIndex(relation);
-	if (OidIsValid(keyindex))
-		keycols = pco_index_columns(keyindex);
+	if (pco_options->key_columns != NIL)
+	{
+		/* the consumer names the key: take the columns that exist */
+		foreach(lc, pco_options->key_columns)
+		{
+			AttrNumber	attnum = get_attnum(RelationGetRelid(relation), lfirst(lc));
+
+			if (attnum > 0)
+				keycols = lappend_int(keycols, attnum);
+		}
+	}
+	else
+	{
+		keyindex = RelationGetPrimaryKeyIndex(relation);
+		if (!OidIsValid(keyindex))
+			keyindex = RelationGetReplicaIndex(relation);
+		if (OidIsValid(keyindex))
+			keycols = pco_index_columns(keyindex);
+	}
 
 	/* live, stored columns; generated ones are left to the destination */
 	rel->columns = palloc0(sizeof(PcoColumn) * desc->natts);
@@ -296,6 +310,12 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 		col->typid = att->atttypid;
 		col->is_varlena = (att->attlen == -1);
 		col->is_key = list_member_int(keycols, att->attnum);
+		col->in_payload = (pco_options->columns == NIL);
+		foreach(lc, pco_options->columns)
+		{
+			if (strcmp(lfirst(lc), NameStr(att->attname)) == 0)
+				col->in_payload = true;
+		}
 		initStringInfo(&buf);
 		pco_json_escape(&buf, NameStr(att->attname), -1);
 		appendStringInfoChar(&buf, ':');

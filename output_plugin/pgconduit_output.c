@@ -206,6 +206,10 @@ pco_parse_options(List *options, PcoOptions *opts)
 			opts->message_prefixes = pco_name_list(elem);
 			opts->messages = true;
 		}
+		else if (strcmp(elem->defname, "columns") == 0)
+			opts->columns = pco_name_list(elem);
+		else if (strcmp(elem->defname, "key") == 0)
+			opts->key_columns = pco_name_list(elem);
 		else if (strcmp(elem->defname, "include_origin") == 0)
 			opts->include_origin = pco_bool_option(elem);
 		else if (strcmp(elem->defname, "origin") == 0)
@@ -228,7 +232,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" is not recognized by pgconduit_output",
 							elem->defname),
-					 errhint("Valid options are: tables, publication_names, actions, include_transaction, messages, message_prefixes, origin, include_origin.")));
+					 errhint("Valid options are: tables, publication_names, actions, columns, key, include_transaction, messages, message_prefixes, origin, include_origin.")));
 	}
 }
 
@@ -437,7 +441,7 @@ pco_append_row(StringInfo buf, PcoRelation *rel, Datum *values, bool *nulls,
 			PcoColumn  *col = &rel->columns[i];
 			int			a = col->attnum - 1;
 
-			if (unchanged != NULL && unchanged[a])
+			if (!col->in_payload || (unchanged != NULL && unchanged[a]))
 				continue;
 			if (!first)
 				appendStringInfoChar(buf, ',');
@@ -465,7 +469,7 @@ pco_append_old_row(StringInfo buf, PcoRelation *rel, Relation relation,
 		PcoColumn  *col = &rel->columns[i];
 		int			a = col->attnum - 1;
 
-		if (!full && nulls[a])
+		if ((!full && nulls[a]) || !col->in_payload)
 			continue;
 		if (!first)
 			appendStringInfoChar(buf, ',');
@@ -547,7 +551,8 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			else
 			{
 				state->unchanged[a] = true;
-				nunchanged++;
+				if (col->in_payload)
+					nunchanged++;
 			}
 		}
 	}
@@ -573,7 +578,7 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		{
 			PcoColumn  *col = &rel->columns[i];
 
-			if (!state->unchanged[col->attnum - 1])
+			if (!state->unchanged[col->attnum - 1] || !col->in_payload)
 				continue;
 			if (!first)
 				appendStringInfoChar(&list, ',');

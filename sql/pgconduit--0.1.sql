@@ -429,7 +429,8 @@ END;
 -- are applied one by one to find the one the destination rejects: with
 -- on_error = dead_letter it goes to pgconduit.dead_letter and the rest are
 -- applied; with halt the records before it are applied and it is
--- reported, and nothing after it.
+-- reported, and nothing after it.  It runs with the caller's search_path,
+-- which resolves the records' unqualified table names as write() does.
 CREATE FUNCTION pgconduit._apply_batch(p_id text, p_pipeline text, p_records jsonb,
 									   p_table text, p_on_error text,
 									   p_phase text, p_position text,
@@ -438,7 +439,6 @@ CREATE FUNCTION pgconduit._apply_batch(p_id text, p_pipeline text, p_records jso
 									   OUT err_sqlstate text, OUT err_message text,
 									   OUT err_detail text, OUT err_hint text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r		jsonb;
@@ -451,7 +451,7 @@ BEGIN
 		v_last := p_position;
 	EXCEPTION WHEN OTHERS THEN
 		applied := 0;
-		FOR r IN SELECT e.value FROM jsonb_array_elements(p_records) e LOOP
+		FOR r IN SELECT e.value FROM pg_catalog.jsonb_array_elements(p_records) e LOOP
 			BEGIN
 				applied := applied + pgconduit._write(r, p_table);
 				v_last := r->>'position';

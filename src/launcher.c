@@ -236,6 +236,8 @@ pgconduit_launcher_main(Datum main_arg)
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout_ms, PG_WAIT_EXTENSION);
+		/* absorb ProcSignalBarriers, which DROP DATABASE waits for */
+		CHECK_FOR_INTERRUPTS();
 	}
 
 	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);

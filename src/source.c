@@ -41,6 +41,38 @@ pgc_literal(const char *s)
 	return quote_literal_cstr(s);
 }
 
+/* An identifier in double quotes, quotes inside doubled, even if plain */
+static char *
+pgc_quote_always(const char *ident)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '"');
+	for (const char *p = ident; *p; p++)
+	{
+		if (*p == '"')
+			appendStringInfoChar(&buf, '"');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '"');
+	return buf.data;
+}
+
+/* Column names as a comma-separated list of quoted identifiers */
+static char *
+pgc_name_list(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "",
+						 quote_identifier(lfirst(lc)));
+	return buf.data;
+}
+
 /* Raise an ERROR that retrying cannot fix, about the source */
 static void
 pgc_source_error(const char *msg, const char *detail, const char *hint)
@@ -96,17 +128,8 @@ pgc_source_prepare(PgcWorker *w)
 	w->relid = pstrdup(PQgetvalue(res, 0, 0));
 	w->qualified = pstrdup(quote_qualified_identifier(PQgetvalue(res, 0, 1),
 													  PQgetvalue(res, 0, 2)));
-	w->pattern = psprintf("\"%s\".\"%s\"", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
-	if (strchr(PQgetvalue(res, 0, 1), '"') || strchr(PQgetvalue(res, 0, 2), '"'))
-	{
-		/* double the quotes inside quoted identifiers */
-		w->pattern = psprintf("%s.%s",
-							  quote_identifier(PQgetvalue(res, 0, 1)),
-							  quote_identifier(PQgetvalue(res, 0, 2)));
-		if (w->pattern[0] != '"')
-			w->pattern = psprintf("\"%s\".%s", PQgetvalue(res, 0, 1),
-								  quote_identifier(PQgetvalue(res, 0, 2)));
-	}
+	w->pattern = psprintf("%s.%s", pgc_quote_always(PQgetvalue(res, 0, 1)),
+						  pgc_quote_always(PQgetvalue(res, 0, 2)));
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "\"table\":");
 	escape_json(&buf, w->qualified);
@@ -530,10 +553,12 @@ pgc_source_stream(PgcWorker *w)
 
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait')",
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"columns\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait')",
 					 quote_identifier(w->src->slot_name),
 					 pgc_literal(w->pattern),
-					 pgc_literal(quote_identifier(w->src->publication_name)));
+					 pgc_literal(quote_identifier(w->src->publication_name)),
+					 pgc_literal(pgc_name_list(w->columns)),
+					 pgc_literal(pgc_name_list(w->key)));
 	res = pgc_pq_exec(w->repl, "source", cmd.data, 0, NULL);
 	if (PQresultStatus(res) != PGRES_COPY_BOTH)
 		pgc_pq_raise(w->repl, res, "source");

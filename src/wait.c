@@ -103,8 +103,26 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 		PGconn	   *conn;
 		PGresult   *res;
 
-		conn = pgc_pq_connect(src->url, false, "pgconduit wait_for_pipeline",
-							  "source", !superuser());
+		char	   *err;
+
+		conn = pgc_pq_try_connect(src->url, false, "pgconduit wait_for_pipeline",
+								  false, &err);
+		if (conn == NULL)
+		{
+			/* a source that is down has changes the pipeline cannot have */
+			ereport(NOTICE,
+					(errmsg("could not connect to the source of pipeline \"%s\"", name),
+					 errdetail_internal("%s", err)));
+			PG_RETURN_BOOL(false);
+		}
+		if (!superuser() && !PQconnectionUsedPassword(conn))
+		{
+			PQfinish(conn);
+			ereport(ERROR,
+					(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+					 errmsg("password is required to connect to the source"),
+					 errhint("Put a password in the source's url, or call wait_for_pipeline as a superuser.")));
+		}
 		PG_TRY();
 		{
 			res = pgc_pq_exec(conn, "source",
