@@ -188,6 +188,22 @@ pgc_launcher_due(bool *all, long *timeout_ms)
 	return dbs;
 }
 
+/* Free the slots of pipelines whose database is gone */
+static void
+pgc_forget_databases(List *existing)
+{
+	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *slot = &pgc_shared->slots[i];
+
+		if (slot->in_use && slot->pid == 0 &&
+			!list_member_oid(existing, slot->dboid))
+			slot->in_use = false;
+	}
+	LWLockRelease(pgc_shared->lock);
+}
+
 /* Launcher: scan every database once, then whenever asked */
 void
 pgconduit_launcher_main(Datum main_arg)
@@ -218,8 +234,23 @@ pgconduit_launcher_main(Datum main_arg)
 		}
 
 		dbs = pgc_launcher_due(&all, &timeout_ms);
-		if (all)
-			dbs = list_concat_unique_oid(dbs, pgc_database_list());
+		if (all || dbs != NIL)
+		{
+			List	   *existing = pgc_database_list();
+
+			pgc_forget_databases(existing);
+			if (all)
+				dbs = list_concat_unique_oid(dbs, existing);
+			else
+			{
+				List	   *keep = NIL;
+
+				foreach(lc, dbs)
+					if (list_member_oid(existing, lfirst_oid(lc)))
+						keep = lappend_oid(keep, lfirst_oid(lc));
+				dbs = keep;
+			}
+		}
 		foreach(lc, dbs)
 		{
 			if (ShutdownRequestPending)

@@ -103,7 +103,8 @@ extern PgcSlot *pgc_slot_find(Oid dboid, const char *name);
 extern void pgc_request_rescan(Oid dboid);
 extern void pgc_rescan_at_commit(void);
 extern void pgc_restart_at_commit(const char *name);
-extern void pgc_stop_workers(Oid dboid, const char *name, bool wait);
+extern void pgc_stop_workers(Oid dboid, const char *name, bool wait,
+							 bool mark_stop);
 extern void pgc_slot_update_failure(PgcSlot *slot, bool retry);
 
 /* launcher.c */

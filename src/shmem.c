@@ -26,6 +26,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "replication/slot.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -201,11 +202,12 @@ pgc_restart_at_commit(const char *name)
 
 /*
  * Signal the workers of database dboid (only pipeline name's, if given) to
- * stop; with wait, wait until they are gone.  stop_requested keeps the
- * launcher from restarting them until the catalog says otherwise.
+ * stop; with wait, wait until they are gone.  With mark_stop, the launcher
+ * does not start them again until the catalog says so; without, it does
+ * after the usual pause.
  */
 void
-pgc_stop_workers(Oid dboid, const char *name, bool wait)
+pgc_stop_workers(Oid dboid, const char *name, bool wait, bool mark_stop)
 {
 	TimestampTz deadline = GetCurrentTimestamp() + 30 * USECS_PER_SEC;
 
@@ -225,7 +227,8 @@ pgc_stop_workers(Oid dboid, const char *name, bool wait)
 				(name != NULL && strcmp(slot->name, name) != 0))
 				continue;
 			SpinLockAcquire(&slot->mutex);
-			slot->stop_requested = true;
+			if (mark_stop)
+				slot->stop_requested = true;
 			pid = slot->pid;
 			SpinLockRelease(&slot->mutex);
 			if (pid > 0)
@@ -282,11 +285,32 @@ pgc_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access != OAT_DROP || pgc_shared == NULL)
 		return;
 	if (classId == DatabaseRelationId)
-		pgc_stop_workers(objectId, NULL, false);
+	{
+		int			nslots;
+		int			nactive;
+
+		/*
+		 * DROP DATABASE refuses a database with sessions or active logical
+		 * slots: stop the workers connected to it and wait until their
+		 * walsenders let go of its slots.  If the drop fails, the launcher
+		 * starts them again.
+		 */
+		pgc_stop_workers(objectId, NULL, true, false);
+		for (int i = 0; i < 1000; i++)
+		{
+			(void) ReplicationSlotsCountDBSlots(objectId, &nslots, &nactive);
+			if (nactive == 0)
+				break;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
 	else if (classId == ExtensionRelationId &&
 			 objectId == get_extension_oid("pgconduit", true))
 	{
-		pgc_stop_workers(MyDatabaseId, NULL, false);
+		pgc_stop_workers(MyDatabaseId, NULL, false, true);
 		pgc_rescan_at_commit();
 	}
 }
@@ -448,6 +472,6 @@ pgconduit_stop_worker(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	pgc_check_admin();
-	pgc_stop_workers(MyDatabaseId, name, true);
+	pgc_stop_workers(MyDatabaseId, name, true, true);
 	PG_RETURN_VOID();
 }

@@ -553,12 +553,15 @@ pgc_source_stream(PgcWorker *w)
 
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"columns\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait')",
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait'",
 					 quote_identifier(w->src->slot_name),
 					 pgc_literal(w->pattern),
 					 pgc_literal(quote_identifier(w->src->publication_name)),
-					 pgc_literal(pgc_name_list(w->columns)),
 					 pgc_literal(pgc_name_list(w->key)));
+	/* without "columns", every column, also those added later */
+	if (w->src->columns != NIL)
+		appendStringInfo(&cmd, ", \"columns\" %s", pgc_literal(pgc_name_list(w->columns)));
+	appendStringInfoChar(&cmd, ')');
 	res = pgc_pq_exec(w->repl, "source", cmd.data, 0, NULL);
 	if (PQresultStatus(res) != PGRES_COPY_BOTH)
 		pgc_pq_raise(w->repl, res, "source");
