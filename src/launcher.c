@@ -56,20 +56,28 @@ typedef struct PgcCatalogPipeline
 	Oid			owner;
 } PgcCatalogPipeline;
 
+/* Fill w for one of pgconduit's workers: function, type (and name) */
+static void
+pgc_worker_init(BackgroundWorker *w, const char *function, const char *type)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w->bgw_library_name, BGW_MAXLEN, "pgconduit");
+	snprintf(w->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(w->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(w->bgw_type, BGW_MAXLEN, "%s", type);
+}
+
 /* Register the launcher; called from _PG_init when preloaded */
 void
 pgc_launcher_register(void)
 {
 	BackgroundWorker w;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	pgc_worker_init(&w, "pgconduit_launcher_main", "pgconduit launcher");
 	w.bgw_restart_time = 5;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "pgconduit");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "pgconduit_launcher_main");
-	snprintf(w.bgw_name, BGW_MAXLEN, "pgconduit launcher");
-	snprintf(w.bgw_type, BGW_MAXLEN, "pgconduit launcher");
 	RegisterBackgroundWorker(&w);
 }
 
@@ -114,14 +122,8 @@ pgc_run_scan(Oid dboid)
 	BackgroundWorker w;
 	BackgroundWorkerHandle *handle;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "pgconduit");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "pgconduit_scan_main");
+	pgc_worker_init(&w, "pgconduit_scan_main", "pgconduit scan");
 	snprintf(w.bgw_name, BGW_MAXLEN, "pgconduit scan of database %u", dboid);
-	snprintf(w.bgw_type, BGW_MAXLEN, "pgconduit scan");
 	w.bgw_main_arg = ObjectIdGetDatum(dboid);
 	w.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&w, &handle))
@@ -285,12 +287,7 @@ pgc_start_worker(PgcSlot *slot)
 	BackgroundWorker w;
 	int			index = slot - pgc_shared->slots;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "pgconduit");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "pgconduit_worker_main");
+	pgc_worker_init(&w, "pgconduit_worker_main", "pgconduit pipeline");
 	snprintf(w.bgw_name, BGW_MAXLEN, "pgconduit pipeline %s", slot->name);
 	snprintf(w.bgw_type, BGW_MAXLEN, "pgconduit pipeline %s", slot->name);
 	w.bgw_main_arg = Int32GetDatum(index);

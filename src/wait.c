@@ -65,6 +65,22 @@ pgc_pipeline_source(const char *name)
 	return src;
 }
 
+/*
+ * A session that is not a superuser may reach a source only with a
+ * password, or it could act as whatever role a local socket trusts.
+ */
+static void
+pgc_check_session_password(PGconn *conn)
+{
+	if (superuser() || PQconnectionUsedPassword(conn))
+		return;
+	PQfinish(conn);
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("password is required to connect to the source"),
+			 errhint("Put a password in the source's url, or run this as a superuser.")));
+}
+
 /* Parse an LSN printed as %X/%X */
 static XLogRecPtr
 pgc_parse_lsn(const char *s)
@@ -115,14 +131,7 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 					 errdetail_internal("%s", err)));
 			PG_RETURN_BOOL(false);
 		}
-		if (!superuser() && !PQconnectionUsedPassword(conn))
-		{
-			PQfinish(conn);
-			ereport(ERROR,
-					(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-					 errmsg("password is required to connect to the source"),
-					 errhint("Put a password in the source's url, or call wait_for_pipeline as a superuser.")));
-		}
+		pgc_check_session_password(conn);
 		PG_TRY();
 		{
 			res = pgc_pq_exec(conn, "source",
@@ -205,14 +214,7 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 						 src->slot_name)));
 		PG_RETURN_VOID();
 	}
-	if (!superuser() && !PQconnectionUsedPassword(conn))
-	{
-		PQfinish(conn);
-		ereport(ERROR,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg("password is required to connect to the source"),
-				 errhint("Put a password in the source's url, or drop the pipeline as a superuser.")));
-	}
+	pgc_check_session_password(conn);
 	PG_TRY();
 	{
 		const char *params[2];
