@@ -260,6 +260,18 @@ pco_parse_options(List *options, PcoOptions *opts)
 	{
 		DefElem    *elem = lfirst(lc);
 
+		/* each option once, as pgoutput has it */
+		for (ListCell *prev = list_head(options); prev != lc;
+			 prev = lnext(options, prev))
+		{
+			if (strcmp(((DefElem *) lfirst(prev))->defname, elem->defname) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYNTAX_ERROR),
+						 errmsg("conflicting or redundant options"),
+						 errdetail("Option \"%s\" is given more than once.",
+								   elem->defname)));
+		}
+
 		if (strcmp(elem->defname, "tables") == 0)
 			opts->table_patterns =
 				pco_parse_table_patterns(pco_string_option(elem), elem->defname);
