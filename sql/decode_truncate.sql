@@ -26,7 +26,7 @@ SELECT 'init' FROM pg_create_logical_replication_slot('dec_truncate', 'pgconduit
 INSERT INTO tr_a VALUES (1);
 TRUNCATE tr_a CASCADE;
 TRUNCATE tr_c RESTART IDENTITY;
-TRUNCATE tr_a, tr_c;
+TRUNCATE tr_c, tr_b;
 TRUNCATE tr_parted;
 SELECT r ->> 'operation' AS operation, r #>> '{metadata,table}' AS "table",
        r #>> '{metadata,postgres.truncate_cascade}' AS cascade,
