@@ -110,7 +110,8 @@ CREATE TABLE bench (
 CREATE PUBLICATION bench_pub FOR TABLE bench;
 SQL
 for p in $available; do
-	psql -c "SELECT 1 FROM pg_create_logical_replication_slot('bench_$p', '$p')" >/dev/null
+	psql -c "SELECT 1 FROM pg_create_logical_replication_slot('bench_$p', '$p')" >/dev/null 2>"$dir/stderr" ||
+		{ cat "$dir/stderr"; exit 1; }
 done
 
 # the workload: every statement is one 1,000-row transaction

@@ -43,6 +43,8 @@
 /* The session time zone's offset, when it has only one (UTC and the like) */
 static bool pco_tz_fixed = false;
 static long int pco_tz_gmtoff = 0;
+static char pco_tz_suffix[16];	/* that offset as EncodeTimezone() prints it */
+static int	pco_tz_suffix_len = 0;
 
 /* Timestamps this close to the ends of the range take the general path */
 #define PCO_TS_MARGIN	((int64) 2 * USECS_PER_DAY)
@@ -57,6 +59,15 @@ static void pco_jsonb_container(StringInfo buf, JsonbContainer *jc);
 void
 pco_json_escape(StringInfo buf, const char *str, int len)
 {
+	/* which bytes escape_json() rewrites: control characters, " and \ */
+	static const bool special[256] = {
+		[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+		[0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+		[0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+		[0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+		[0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+		[0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1
+	};
 	const unsigned char *p = (const unsigned char *) str;
 	const unsigned char *end;
 	const unsigned char *run;
@@ -64,13 +75,16 @@ pco_json_escape(StringInfo buf, const char *str, int len)
 	if (len < 0)
 		len = strlen(str);
 	end = p + len;
-	pco_putc(buf, '"');
+
+	/* room for the common case, a string with nothing to escape */
+	pco_reserve(buf, len + 2);
+	buf->data[buf->len++] = '"';
 	run = p;
 	for (; p < end; p++)
 	{
 		unsigned char c = *p;
 
-		if (likely(c >= 0x20 && c != '"' && c != '\\'))
+		if (likely(!special[c]))
 			continue;
 		if (p > run)
 			pco_put(buf, (const char *) run, p - run);
@@ -123,6 +137,105 @@ pco_datetime_setup(void)
 {
 	pco_tz_fixed = (session_timezone != NULL &&
 					pg_get_timezone_offset(session_timezone, &pco_tz_gmtoff));
+	if (pco_tz_fixed)
+	{
+		struct pg_tm tm = {0};
+		char		buf[MAXDATELEN + 1];
+		char	   *tz;
+
+		/* print a known date with the offset, and keep what follows it */
+		tm.tm_year = 2000;
+		tm.tm_mon = 1;
+		tm.tm_mday = 1;
+		EncodeDateTime(&tm, 0, true, (int) -pco_tz_gmtoff, NULL, USE_XSD_DATES, buf);
+		tz = buf + strlen("2000-01-01T00:00:00");
+		pco_tz_suffix_len = strlen(tz);
+		if (pco_tz_suffix_len >= (int) sizeof(pco_tz_suffix))
+			pco_tz_fixed = false;
+		else
+			memcpy(pco_tz_suffix, tz, pco_tz_suffix_len + 1);
+	}
+}
+
+/* Write v as two digits */
+static inline char *
+pco_2digits(char *p, int v)
+{
+	p[0] = '0' + v / 10;
+	p[1] = '0' + v % 10;
+	return p + 2;
+}
+
+/*
+ * Write a local timestamp of years 1 to 9999 as EncodeDateTime() does in
+ * XSD style, followed by the fixed zone's offset; false if out of that
+ * range, for the general path to handle.
+ */
+static bool
+pco_encode_local_timestamp(char *p, Timestamp local)
+{
+	int64		date;
+	int64		time;
+	int			year,
+				mon,
+				mday;
+	int			hour,
+				min,
+				sec;
+	int			fsec;
+
+	time = local;
+	TMODULO(time, date, USECS_PER_DAY);
+	if (time < 0)
+	{
+		time += USECS_PER_DAY;
+		date -= 1;
+	}
+	date += POSTGRES_EPOCH_JDATE;
+	if (date < 0 || date > (Timestamp) INT_MAX)
+		return false;
+	j2date((int) date, &year, &mon, &mday);
+	if (year < 1 || year > 9999)
+		return false;
+	hour = time / USECS_PER_HOUR;
+	time -= (int64) hour * USECS_PER_HOUR;
+	min = time / USECS_PER_MINUTE;
+	time -= (int64) min * USECS_PER_MINUTE;
+	sec = time / USECS_PER_SEC;
+	fsec = time - (int64) sec * USECS_PER_SEC;
+
+	p = pco_2digits(p, year / 100);
+	p = pco_2digits(p, year % 100);
+	*p++ = '-';
+	p = pco_2digits(p, mon);
+	*p++ = '-';
+	p = pco_2digits(p, mday);
+	*p++ = 'T';
+	p = pco_2digits(p, hour);
+	*p++ = ':';
+	p = pco_2digits(p, min);
+	*p++ = ':';
+	p = pco_2digits(p, sec);
+	if (fsec != 0)
+	{
+		/* six digits, trailing zeroes dropped, as AppendSeconds() */
+		int			ndig = 6;
+
+		while (fsec % 10 == 0)
+		{
+			fsec /= 10;
+			ndig--;
+		}
+		*p++ = '.';
+		for (int i = ndig - 1; i >= 0; i--)
+		{
+			p[i] = '0' + fsec % 10;
+			fsec /= 10;
+		}
+		p += ndig;
+	}
+	memcpy(p, pco_tz_suffix, pco_tz_suffix_len + 1);
+	return true;
 }
 
 /* Append a C string produced in place at the end of buf, quoted */
@@ -149,7 +262,12 @@ pco_append_timestamptz(StringInfo buf, TimestampTz ts)
 	start = buf->data + buf->len;
 	start[0] = '"';
 	if (pco_tz_fixed && !TIMESTAMP_NOT_FINITE(ts) &&
-		ts > MIN_TIMESTAMP + PCO_TS_MARGIN && ts < END_TIMESTAMP - PCO_TS_MARGIN)
+		ts > MIN_TIMESTAMP + PCO_TS_MARGIN && ts < END_TIMESTAMP - PCO_TS_MARGIN &&
+		pco_encode_local_timestamp(start + 1,
+								   ts + (int64) pco_tz_gmtoff * USECS_PER_SEC))
+		;						/* the common case */
+	else if (pco_tz_fixed && !TIMESTAMP_NOT_FINITE(ts) &&
+			 ts > MIN_TIMESTAMP + PCO_TS_MARGIN && ts < END_TIMESTAMP - PCO_TS_MARGIN)
 	{
 		struct pg_tm tm;
 		fsec_t		fsec;
