@@ -71,7 +71,7 @@ pco_relcache_callback(Datum arg, Oid relid)
 		entry->rel.valid = false;
 }
 
-/* Publications or schemas changed: every entry may be affected */
+/* Publications, schemas or casts changed: every entry may be affected */
 static void
 pco_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -121,6 +121,8 @@ pco_relation_init(MemoryContext cxt, PcoOptions *options)
 		CacheRegisterSyscacheCallback(PUBLICATIONRELMAP, pco_syscache_callback, (Datum) 0);
 		CacheRegisterSyscacheCallback(PUBLICATIONNAMESPACEMAP, pco_syscache_callback, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, pco_syscache_callback, (Datum) 0);
+		/* a new cast to json changes how to_jsonb() encodes a type */
+		CacheRegisterSyscacheCallback(CASTSOURCETARGET, pco_syscache_callback, (Datum) 0);
 		pco_callbacks_registered = true;
 	}
 }

@@ -304,6 +304,18 @@ INSERT INTO dec_grow_t VALUES (3, ROW(3, 'three'));
 SELECT data::jsonb #> '{payload,after,v}' AS v
   FROM pg_logical_slot_get_changes('dec_types', NULL, NULL, 'tables', 'dec_grow_t');
 
+-- a cast to json created between changes applies from then on
+CREATE TYPE dec_later AS ENUM ('a', 'b');
+CREATE TABLE dec_later_t (id int PRIMARY KEY, v dec_later);
+INSERT INTO dec_later_t VALUES (1, 'a');
+CREATE FUNCTION dec_later_json(dec_later) RETURNS json LANGUAGE sql IMMUTABLE
+  AS $$ SELECT json_build_object('v', $1::text) $$;
+CREATE CAST (dec_later AS json) WITH FUNCTION dec_later_json(dec_later);
+INSERT INTO dec_later_t VALUES (2, 'b');
+SELECT data::jsonb #> '{payload,after,v}' AS v, to_jsonb(t.v) AS to_jsonb_now
+  FROM pg_logical_slot_get_changes('dec_types', NULL, NULL, 'tables', 'dec_later_t') c
+  JOIN dec_later_t t ON t.id = (c.data::jsonb #>> '{key,id}')::int;
+
 -- numerics of many weights and scales, in columns and inside jsonb
 CREATE TABLE dec_num_sweep (id int PRIMARY KEY, v numeric, j jsonb);
 INSERT INTO dec_num_sweep
@@ -326,7 +338,8 @@ BEGIN
     EXECUTE format('DROP TABLE dec_typ_%s', c.n);
   END LOOP;
 END $$;
-DROP TABLE dec_grow_t, dec_num_sweep;
+DROP TABLE dec_grow_t, dec_num_sweep, dec_later_t;
+DROP TYPE dec_later CASCADE;
 DROP TYPE dec_grow, dec_outer, dec_pair, dec_order, dec_dropped, dec_dpair, dec_floatrange,
   dec_cpair, dec_jmood, dec_mood CASCADE;
 DROP DOMAIN dec_posint, dec_text, dec_num, dec_intarr, dec_doc, dec_ts;
