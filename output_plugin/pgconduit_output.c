@@ -19,19 +19,12 @@
  */
 #include "postgres.h"
 
-#include "access/detoast.h"
-#include "access/htup_details.h"
-#include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "mb/pg_wchar.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "replication/output_plugin.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "pco.h"
