@@ -345,6 +345,35 @@ GRANT SELECT ON pgconduit.connectors, pgconduit.pipelines TO PUBLIC;
 
 -- ==== destination (issue 4): pgconduit.write and its helpers go below ====
 
+-- Apply OpenCDC records (one object or an array) to tables of this
+-- database, in order, in the caller's transaction; returns how many.
+CREATE FUNCTION pgconduit.write(records jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgconduit_write'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION pgconduit.write(jsonb) IS 'apply OpenCDC records: upsert, insert, delete, truncate';
+
+-- The same, with every record's metadata.table replaced by table_override
+-- when that is not null (a destination connector's "table").
+CREATE FUNCTION pgconduit._write(records jsonb, table_override text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgconduit_write_override'
+LANGUAGE C VOLATILE;
+
+-- Internal to write(): the rows one of its statements applies, and the
+-- counter of the rows that statement has read.  They do nothing useful
+-- outside write().
+CREATE FUNCTION pgconduit._write_rows(token bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgconduit_write_rows'
+LANGUAGE C STRICT VOLATILE ROWS 1000;
+
+CREATE FUNCTION pgconduit._write_at()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgconduit_write_at'
+LANGUAGE C STRICT VOLATILE COST 1;
+
+
 -- ==== pipelines (issue 5): status, wait_for_pipeline, dead_letter go below ====
 
 ------------------------------------------------------------------------

@@ -1,0 +1,1017 @@
+/*-------------------------------------------------------------------------
+ *
+ * write.c
+ *	  pgconduit.write(): apply OpenCDC records to tables of this database.
+ *
+ * Each record names its table (metadata.table, parsed as regclass input
+ * parses a name, or else metadata."opencdc.collection" taken as it is)
+ * and its operation.  snapshot, create and update records with a key are
+ * upserts (INSERT ... ON CONFLICT (key) DO UPDATE of the columns given),
+ * without a key plain INSERTs; delete records delete by key; truncate
+ * truncates.  Key fields override payload fields of the same name, and
+ * columns named in metadata."postgres.unchanged_toast" are left alone.
+ * An update whose payload.before holds a different key deletes the row
+ * under the old key first, so a key change moves the row.
+ *
+ * Records are applied in order, in the caller's transaction.  Consecutive
+ * records for the same statement (table, operation, key columns, columns
+ * given) are collected in a tuplestore and applied by one execution of a
+ * prepared multi-row statement (see write_table.c), which reads them back
+ * through pgconduit._write_rows().  A group ends early when a key repeats,
+ * since ON CONFLICT DO UPDATE cannot touch one row twice in a statement.
+ * Each row passes pgconduit._write_at(), which counts them, so this
+ * module knows which record the statement is at and every error - our own, a type's
+ * input function, a constraint, a trigger - carries the context
+ * "record N (table T[, column C])", N counting from 0 like jsonb's ->.
+ *
+ * Values are converted by write_convert.c.  Privileges are the caller's:
+ * the statements run as the current user and the executor checks them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/regproc.h"
+#include "utils/tuplestore.h"
+
+#include "write.h"
+#include "write_int.h"
+
+/* rows one statement execution applies at most */
+#define PGCW_GROUP_MAX 1000
+/* slots of the repeated-key check, a power of two above 2 * PGCW_GROUP_MAX */
+#define PGCW_DUP_SLOTS 2048
+
+/* what a record asks for */
+typedef enum RecordKind
+{
+	REC_WRITE,					/* snapshot, create, update */
+	REC_UPDATE,					/* update: also look at payload.before */
+	REC_DELETE,
+	REC_TRUNCATE
+} RecordKind;
+
+/* a table name this call has resolved */
+typedef struct NameEntry
+{
+	char	   *name;
+	int			len;
+	bool		exact;			/* opencdc.collection: not parsed */
+	Oid			relid;
+} NameEntry;
+
+/* the state of one pgc_write_records() call */
+typedef struct PgcwCall
+{
+	/* the record being applied, for the error context */
+	int			index;			/* -1 before the first */
+	const char *qualname;		/* its table once resolved */
+	const char *column;			/* the column being converted */
+
+	/* the group of rows in flight */
+	PgcwTable  *gtable;
+	PgcwPlan   *gplan;
+	const char *gqualname;
+	Tuplestorestate *gstore;
+	int			gcount;
+	int			gfirst;
+	int			glast;
+	uint32	   *dups;			/* key hashes in the group; 0 is empty */
+	bool		executing;		/* the group's statement runs */
+	int			seen;			/* rows it has read, end marker included */
+
+	/* what pgconduit._write_rows() hands to the running statement */
+	Tuplestorestate *handoff;
+	TupleDesc	handoff_desc;
+	int64		token;
+
+	Oid			override_relid; /* table_override resolved, or InvalidOid */
+	List	   *names;			/* NameEntry */
+
+	MemoryContext cxt;			/* the call */
+	MemoryContext rowcxt;		/* reset for each record */
+
+	/* scratch for one record, for tables of up to natts columns */
+	int			natts;
+	JsonbValue *vals;			/* by attnum - 1 */
+	Datum	   *values;
+	bool	   *nulls;
+	Datum	   *pvalues;		/* row handed over, in plan column order */
+	bool	   *pnulls;
+	char	   *sig;			/* see PgcwPlan */
+	char	   *delsig;
+	char	   *toast;			/* bitmap of unchanged TOASTed columns */
+} PgcwCall;
+
+int			pgcw_depth = 0;
+static PgcwCall *pgcw_current = NULL;
+static int64 pgcw_token_counter = 0;
+
+PG_FUNCTION_INFO_V1(pgconduit_write);
+PG_FUNCTION_INFO_V1(pgconduit_write_override);
+PG_FUNCTION_INFO_V1(pgconduit_write_rows);
+PG_FUNCTION_INFO_V1(pgconduit_write_at);
+
+static int64 write_all(PgcwCall *call, Jsonb *records, const char *table_override);
+
+#define BIT_SET(bits, a)	((bits)[(a) / 8] |= (1 << ((a) % 8)))
+#define BIT_IS_SET(bits, a) (((bits)[(a) / 8] & (1 << ((a) % 8))) != 0)
+
+/* error context: which record, table and column */
+static void
+write_error_context(void *arg)
+{
+	PgcwCall   *call = (PgcwCall *) arg;
+
+	if (call->executing)
+	{
+		/* at a row, or before the first, or after the last (AFTER triggers) */
+		if (call->seen > 0 && call->seen <= call->gcount)
+			errcontext("record %d (table %s)", call->gfirst + call->seen - 1,
+					   call->gqualname);
+		else if (call->gfirst == call->glast)
+			errcontext("record %d (table %s)", call->gfirst, call->gqualname);
+		else
+			errcontext("records %d to %d (table %s)",
+					   call->gfirst, call->glast, call->gqualname);
+		return;
+	}
+	if (call->index < 0)
+		return;
+	if (call->qualname && call->column)
+		errcontext("record %d (table %s, column %s)", call->index,
+				   call->qualname, quote_identifier(call->column));
+	else if (call->qualname)
+		errcontext("record %d (table %s)", call->index, call->qualname);
+	else
+		errcontext("record %d", call->index);
+}
+
+/*
+ * Apply records; see write.h.  Sets up the call, keeps track of nesting
+ * (a trigger may call pgconduit.write() again) and runs write_all().
+ */
+int64
+pgc_write_records(Jsonb *records, const char *table_override)
+{
+	PgcwCall   *saved = pgcw_current;
+	PgcwCall	call;
+	int64		n;
+
+	memset(&call, 0, sizeof(call));
+	call.index = -1;
+	call.cxt = AllocSetContextCreate(CurrentMemoryContext, "pgconduit write",
+									 ALLOCSET_DEFAULT_SIZES);
+	call.rowcxt = AllocSetContextCreate(call.cxt, "pgconduit write record",
+										ALLOCSET_DEFAULT_SIZES);
+
+	pgcw_depth++;
+	PG_TRY();
+	{
+		if (pgcw_depth == 1)
+			pgcw_tables_cleanup();
+		pgcw_current = &call;
+		n = write_all(&call, records, table_override);
+	}
+	PG_FINALLY();
+	{
+		pgcw_depth--;
+		pgcw_current = saved;
+	}
+	PG_END_TRY();
+
+	MemoryContextDelete(call.cxt);
+	return n;
+}
+
+/* make the scratch arrays fit a table of natts columns */
+static void
+ensure_scratch(PgcwCall *call, int natts)
+{
+	int			n;
+	int			sigbytes;
+	MemoryContext old;
+
+	if (call->vals != NULL && natts <= call->natts)
+		return;
+	n = Max(natts, 16);
+	sigbytes = n / 8 + 1;
+	old = MemoryContextSwitchTo(call->cxt);
+	call->vals = palloc(sizeof(JsonbValue) * n);
+	call->values = palloc(sizeof(Datum) * n);
+	call->nulls = palloc(sizeof(bool) * n);
+	call->pvalues = palloc(sizeof(Datum) * (n + 1));
+	call->pnulls = palloc(sizeof(bool) * (n + 1));
+	call->sig = palloc(1 + 2 * sigbytes);
+	call->delsig = palloc(1 + 2 * sigbytes);
+	call->toast = palloc(sigbytes);
+	if (call->dups == NULL)
+		call->dups = palloc0(sizeof(uint32) * PGCW_DUP_SLOTS);
+	MemoryContextSwitchTo(old);
+	call->natts = n;
+}
+
+/*
+ * Apply the group of rows in flight with one execution of its statement.
+ */
+static void
+flush_group(PgcwCall *call)
+{
+	PgcwPlan   *p = call->gplan;
+	Datum		token;
+	bool		isnull = false;
+	int			i;
+
+	if (call->gcount == 0)
+		return;
+
+	/*
+	 * An end marker, which _write_at() rejects: once the statement read it,
+	 * it has applied every row, and any error comes from AFTER triggers.
+	 */
+	for (i = 0; i < p->rowdesc->natts; i++)
+		call->pnulls[i] = true;
+	tuplestore_putvalues(call->gstore, p->rowdesc, call->pvalues, call->pnulls);
+
+	call->handoff = call->gstore;
+	call->handoff_desc = p->rowdesc;
+	call->token = ++pgcw_token_counter;
+	token = Int64GetDatum(call->token);
+	call->seen = 0;
+	call->executing = true;
+	pgcw_plan_execute(p, &token, &isnull);
+	call->executing = false;
+
+	/* a rule may have kept the statement from reading its rows */
+	if (call->handoff != NULL)
+		tuplestore_end(call->handoff);
+	call->handoff = NULL;
+	call->gstore = NULL;
+	call->gcount = 0;
+	call->gplan = NULL;
+	call->gtable = NULL;
+}
+
+/* the cache entry of a table; what is in flight goes first if it is stale */
+static PgcwTable *
+get_table(PgcwCall *call, Oid relid)
+{
+	PgcwTable  *t = pgcw_table_peek(relid);
+
+	if (t == NULL)
+	{
+		flush_group(call);
+		t = pgcw_table_get(relid);
+	}
+	call->qualname = t->qualname;
+	ensure_scratch(call, t->natts);
+	return t;
+}
+
+/* resolve a table name once per call, locking the table as INSERT does */
+static Oid
+resolve_table(PgcwCall *call, const char *name, int len, bool exact)
+{
+	ListCell   *lc;
+	NameEntry  *e;
+	MemoryContext old;
+	RangeVar   *rv;
+	char	   *cname;
+	Oid			relid;
+
+	foreach(lc, call->names)
+	{
+		e = lfirst(lc);
+		if (e->len == len && e->exact == exact && memcmp(e->name, name, len) == 0)
+			return e->relid;
+	}
+
+	old = MemoryContextSwitchTo(call->cxt);
+	cname = pnstrdup(name, len);
+	if (exact)
+		rv = makeRangeVar(NULL, cname, -1);
+	else
+		rv = makeRangeVarFromNameList(stringToQualifiedNameList(cname));
+	relid = RangeVarGetRelid(rv, RowExclusiveLock, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s\" does not exist", cname),
+				 errdetail("The record's %s names a table that is not found in the search path.",
+						   exact ? "metadata.\"opencdc.collection\"" : "metadata.table")));
+	e = palloc(sizeof(NameEntry));
+	e->name = cname;
+	e->len = len;
+	e->exact = exact;
+	e->relid = relid;
+	call->names = lappend(call->names, e);
+	MemoryContextSwitchTo(old);
+	return relid;
+}
+
+/* the parts of a record this module reads; absent parts are jbvNull */
+typedef struct Record
+{
+	JsonbValue	operation;
+	JsonbValue	metadata;
+	JsonbValue	key;
+	JsonbValue	payload;
+	JsonbValue	table;			/* metadata.table */
+	JsonbValue	collection;		/* metadata."opencdc.collection" */
+	JsonbValue	toast;			/* metadata."postgres.unchanged_toast" */
+	JsonbValue	after;			/* payload.after */
+	JsonbValue	before;			/* payload.before */
+} Record;
+
+#define NAME_IS(key, keylen, name) \
+	((keylen) == sizeof(name) - 1 && memcmp((key), (name), sizeof(name) - 1) == 0)
+
+/* the container of an object value, NULL for JSON null; else ERROR */
+static JsonbContainer *
+as_object(JsonbValue *v, const char *what)
+{
+	if (v->type == jbvNull)
+		return NULL;
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what),
+				 errdetail("It is a JSON %s.", pgcw_json_type_name(v))));
+	return v->val.binary.data;
+}
+
+/*
+ * Pick the parts of a record out of it, its metadata and its payload, one
+ * pass over each, without allocating.
+ */
+static void
+parse_record(JsonbContainer *rec, Record *r)
+{
+	PgcwWalk	w;
+	const char *k;
+	int			klen;
+	JsonbValue	v;
+	JsonbContainer *obj;
+
+	r->operation.type = r->metadata.type = r->key.type = jbvNull;
+	r->payload.type = r->table.type = r->collection.type = jbvNull;
+	r->toast.type = r->after.type = r->before.type = jbvNull;
+
+	pgcw_walk_init(&w, rec);
+	while (pgcw_walk_next(&w, &k, &klen, &v))
+	{
+		if (NAME_IS(k, klen, "operation"))
+			r->operation = v;
+		else if (NAME_IS(k, klen, "metadata"))
+			r->metadata = v;
+		else if (NAME_IS(k, klen, "key"))
+			r->key = v;
+		else if (NAME_IS(k, klen, "payload"))
+			r->payload = v;
+	}
+
+	if ((obj = as_object(&r->metadata, "metadata")) != NULL)
+	{
+		pgcw_walk_init(&w, obj);
+		while (pgcw_walk_next(&w, &k, &klen, &v))
+		{
+			if (NAME_IS(k, klen, "table"))
+				r->table = v;
+			else if (NAME_IS(k, klen, "opencdc.collection"))
+				r->collection = v;
+			else if (NAME_IS(k, klen, "postgres.unchanged_toast"))
+				r->toast = v;
+		}
+	}
+
+	if ((obj = as_object(&r->payload, "payload")) != NULL)
+	{
+		pgcw_walk_init(&w, obj);
+		while (pgcw_walk_next(&w, &k, &klen, &v))
+		{
+			if (NAME_IS(k, klen, "after"))
+				r->after = v;
+			else if (NAME_IS(k, klen, "before"))
+				r->before = v;
+		}
+	}
+}
+
+/* which table a record goes to */
+static Oid
+record_table(PgcwCall *call, Record *r)
+{
+	JsonbValue *v = &r->table;
+	bool		exact = false;
+
+	if (OidIsValid(call->override_relid))
+		return call->override_relid;
+
+	if (v->type == jbvNull)
+	{
+		v = &r->collection;
+		exact = true;
+	}
+	if (v->type == jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record has no table name"),
+				 errdetail("Neither metadata.table nor metadata.\"opencdc.collection\" is set."),
+				 errhint("Set metadata.table to the name of the table to write to.")));
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON string",
+						exact ? "metadata.\"opencdc.collection\"" : "metadata.table"),
+				 errdetail("It is a JSON %s.", pgcw_json_type_name(v))));
+	return resolve_table(call, v->val.string.val, v->val.string.len, exact);
+}
+
+/* ERROR for a record field that names no column */
+static void
+no_such_column(PgcwTable *t, const char *name, int len, const char *where)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("column \"%s\" of relation %s does not exist",
+					pnstrdup(name, len), t->qualname),
+			 errdetail("The record's %s has a field that is not a column of the table.",
+					   where)));
+}
+
+/*
+ * Collect the fields of a JSON object (key or payload.after) into
+ * call->vals by column, setting their bits in colbits (and keybits).
+ * Fields of columns in skipbits, generated columns and, for the payload,
+ * key columns are left out.  poscache remembers which column the field at
+ * each position named last time: records of a table mostly have the same
+ * fields, so the name hash is rarely needed.
+ */
+static void
+collect_fields(PgcwCall *call, PgcwTable *t, JsonbContainer *obj, bool is_key,
+			   char *keybits, char *colbits, const char *skipbits)
+{
+	int16	   *poscache = is_key ? t->keypos : t->afterpos;
+	PgcwWalk	w;
+	const char *k;
+	int			klen;
+	JsonbValue	v;
+
+	pgcw_walk_init(&w, obj);
+	while (pgcw_walk_next(&w, &k, &klen, &v))
+	{
+		int			pos = w.i - 1;
+		PgcwColumn *c = NULL;
+
+		if (pos < t->natts && poscache[pos] != 0)
+		{
+			c = &t->cols[poscache[pos] - 1];
+			if (c->namelen != klen || memcmp(c->name, k, klen) != 0)
+				c = NULL;
+		}
+		if (c == NULL)
+		{
+			c = pgcw_column_by_name(t, k, klen);
+			if (c == NULL)
+				no_such_column(t, k, klen, is_key ? "key" : "payload.after");
+			if (pos < t->natts)
+				poscache[pos] = c->attnum;
+		}
+		if (is_key)
+			BIT_SET(keybits, c->attnum);
+		else if (BIT_IS_SET(keybits, c->attnum) || c->generated ||
+				 (skipbits && BIT_IS_SET(skipbits, c->attnum)))
+			continue;
+		BIT_SET(colbits, c->attnum);
+		call->vals[c->attnum - 1] = v;
+	}
+}
+
+/* mark the columns of metadata."postgres.unchanged_toast" in call->toast */
+static bool
+collect_unchanged_toast(PgcwCall *call, PgcwTable *t, JsonbValue *v)
+{
+	Jsonb	   *list = NULL;
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	e;
+
+	if (v->type == jbvNull)
+		return false;
+	if (v->type == jbvString)
+		list = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												  CStringGetDatum(pnstrdup(v->val.string.val,
+																		   v->val.string.len))));
+	if (list == NULL || !JB_ROOT_IS_ARRAY(list) || JB_ROOT_IS_SCALAR(list))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("metadata.\"postgres.unchanged_toast\" must be a JSON array of column names in a string"),
+				 errdetail("It is %s.", list ? "not an array" : psprintf("a JSON %s", pgcw_json_type_name(v)))));
+
+	memset(call->toast, 0, t->sigbytes);
+	it = JsonbIteratorInit(&list->root);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		PgcwColumn *c;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (e.type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("metadata.\"postgres.unchanged_toast\" must be a JSON array of column names in a string"),
+					 errdetail("It has a JSON %s.", pgcw_json_type_name(&e))));
+		c = pgcw_column_by_name(t, e.val.string.val, e.val.string.len);
+		if (c != NULL)
+			BIT_SET(call->toast, c->attnum);
+	}
+	return true;
+}
+
+/* convert the collected value of a column into call->values */
+static void
+convert_column(PgcwCall *call, PgcwTable *t, int attnum, JsonbValue *v)
+{
+	PgcwColumn *c = &t->cols[attnum - 1];
+
+	call->column = c->name;
+	call->values[attnum - 1] = pgcw_convert(pgcw_column_converter(t, c), v,
+											&call->nulls[attnum - 1]);
+	call->column = NULL;
+}
+
+/* are two JSON values equal? (scalars by value, containers by content) */
+static bool
+json_values_equal(JsonbValue *a, JsonbValue *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type)
+	{
+		case jbvNull:
+			return true;
+		case jbvBool:
+			return a->val.boolean == b->val.boolean;
+		case jbvString:
+			return a->val.string.len == b->val.string.len &&
+				memcmp(a->val.string.val, b->val.string.val, a->val.string.len) == 0;
+		case jbvNumeric:
+			return DatumGetBool(DirectFunctionCall2(numeric_eq,
+													NumericGetDatum(a->val.numeric),
+													NumericGetDatum(b->val.numeric)));
+		case jbvBinary:
+			return compareJsonbContainers(a->val.binary.data, b->val.binary.data) == 0;
+		default:
+			return false;
+	}
+}
+
+/* run a one-row DELETE by the key columns in sig, values in call->values */
+static void
+delete_by_key(PgcwCall *call, PgcwTable *t, const char *sig)
+{
+	PgcwPlan   *p = pgcw_plan_get(t, sig);
+	int			i;
+
+	for (i = 0; i < p->nkeys; i++)
+	{
+		call->pvalues[i] = call->values[p->keyattnums[i] - 1];
+		call->pnulls[i] = call->nulls[p->keyattnums[i] - 1];
+	}
+	pgcw_plan_execute(p, call->pvalues, call->pnulls);
+}
+
+/*
+ * If an update's payload.before has the key columns with other values than
+ * its key, delete the row under the old key.  Returns false if that had to
+ * finish the group in flight and the table changed meanwhile.
+ */
+static bool
+delete_old_key(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
+			   const char *keybits)
+{
+	uint32		generation = t->generation;
+	bool		changed = false;
+	int			a;
+
+	for (a = 1; a <= t->natts; a++)
+	{
+		PgcwColumn *c = &t->cols[a - 1];
+		JsonbValue *old;
+
+		if (!BIT_IS_SET(keybits, a))
+			continue;
+		old = getKeyJsonValueFromContainer(before, c->name, c->namelen, NULL);
+		if (old == NULL)
+			return true;		/* before has no key: nothing to compare */
+		if (!json_values_equal(old, &call->vals[a - 1]))
+			changed = true;
+	}
+	if (!changed)
+		return true;
+
+	flush_group(call);
+	if (!t->valid || t->generation != generation)
+		return false;
+
+	call->delsig[0] = (char) PGCW_OP_DELETE;
+	memcpy(call->delsig + 1, keybits, t->sigbytes);
+	memcpy(call->delsig + 1 + t->sigbytes, keybits, t->sigbytes);
+	for (a = 1; a <= t->natts; a++)
+	{
+		PgcwColumn *c = &t->cols[a - 1];
+
+		if (BIT_IS_SET(keybits, a))
+			convert_column(call, t, a,
+						   getKeyJsonValueFromContainer(before, c->name,
+														c->namelen, NULL));
+	}
+	delete_by_key(call, t, call->delsig);
+	return true;
+}
+
+/* a hash of the key of the row in call->values, for the repeated-key check */
+static uint32
+key_hash(PgcwCall *call, PgcwPlan *p)
+{
+	uint32		h = 0;
+	int			i;
+
+	for (i = 0; i < p->nkeys; i++)
+	{
+		int			a = p->keyattnums[i];
+		uint32		kh = 0;
+
+		if (!call->nulls[a - 1])
+			kh = DatumGetUInt32(FunctionCall1Coll(&p->keyhash[i], p->keycoll[i],
+												  call->values[a - 1]));
+		h = (h << 1 | h >> 31) ^ kh;
+	}
+	return h == 0 ? 1 : h;
+}
+
+/* is h in the group's key set?  Adds it if not. */
+static bool
+key_seen(PgcwCall *call, uint32 h)
+{
+	uint32		i;
+
+	for (i = h;; i++)
+	{
+		uint32	   *slot = &call->dups[i & (PGCW_DUP_SLOTS - 1)];
+
+		if (*slot == h)
+			return true;
+		if (*slot == 0)
+		{
+			*slot = h;
+			return false;
+		}
+	}
+}
+
+/*
+ * Apply a snapshot, create or update record: add it to the group in flight
+ * (after finishing that group if the record needs another statement or
+ * repeats one of its keys).  Returns false if the record must be started
+ * over because finishing the group changed the table.
+ */
+static bool
+apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
+			RecordKind kind)
+{
+	uint32		generation = t->generation;
+	int			sigbytes = t->sigbytes;
+	char	   *keybits = call->sig + 1;
+	char	   *colbits = call->sig + 1 + sigbytes;
+	JsonbContainer *after;
+	bool		has_toast;
+	PgcwPlan   *p;
+	int			a;
+	int			j;
+
+	after = as_object(&r->after, "payload.after");
+	if (key == NULL && after == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record has neither a key nor payload.after"),
+				 errdetail("A snapshot, create or update record needs the row in payload.after.")));
+
+	memset(call->sig, 0, 1 + 2 * sigbytes);
+	if (key)
+		collect_fields(call, t, key, true, keybits, colbits, NULL);
+	has_toast = collect_unchanged_toast(call, t, &r->toast);
+	if (after)
+		collect_fields(call, t, after, false, keybits, colbits,
+					   has_toast ? call->toast : NULL);
+	for (a = 0; a < sigbytes && keybits[a] == 0; a++)
+		;
+	call->sig[0] = (char) (a < sigbytes ? PGCW_OP_UPSERT : PGCW_OP_INSERT);
+
+	/* an update that changes the key moves the row */
+	if (kind == REC_UPDATE && call->sig[0] == PGCW_OP_UPSERT)
+	{
+		JsonbContainer *before = as_object(&r->before, "payload.before");
+
+		if (before && !delete_old_key(call, t, before, keybits))
+			return false;
+	}
+
+	p = pgcw_plan_get(t, call->sig);
+	if (call->gcount > 0 &&
+		(call->gplan != p || call->gcount >= PGCW_GROUP_MAX))
+	{
+		flush_group(call);
+		if (!t->valid || t->generation != generation)
+			return false;
+	}
+
+	for (a = 1; a <= t->natts; a++)
+		if (BIT_IS_SET(colbits, a))
+			convert_column(call, t, a, &call->vals[a - 1]);
+
+	if (p->op == PGCW_OP_UPSERT && call->gcount > 0 &&
+		(!p->key_hashable || key_seen(call, key_hash(call, p))))
+	{
+		flush_group(call);
+		if (!t->valid || t->generation != generation)
+			return false;
+	}
+
+	if (call->gcount == 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(call->cxt);
+
+		call->gstore = tuplestore_begin_heap(false, false, work_mem);
+		MemoryContextSwitchTo(old);
+		call->gplan = p;
+		call->gtable = t;
+		call->gqualname = t->qualname;
+		call->gfirst = call->index;
+		memset(call->dups, 0, sizeof(uint32) * PGCW_DUP_SLOTS);
+		if (p->op == PGCW_OP_UPSERT && p->key_hashable)
+			(void) key_seen(call, key_hash(call, p));
+	}
+
+	for (j = 0; j < p->ncols; j++)
+	{
+		call->pvalues[j] = call->values[p->attnums[j] - 1];
+		call->pnulls[j] = call->nulls[p->attnums[j] - 1];
+	}
+	if (p->ncols == 0)
+		call->pnulls[0] = true;
+	Assert(call->gcount == 0 || call->index == call->glast + 1);
+	tuplestore_putvalues(call->gstore, p->rowdesc, call->pvalues, call->pnulls);
+	call->gcount++;
+	call->glast = call->index;
+	return true;
+}
+
+/* apply a delete record: DELETE by key, now */
+static void
+apply_delete(PgcwCall *call, PgcwTable *t, JsonbContainer *key)
+{
+	int			sigbytes = t->sigbytes;
+	char	   *keybits = call->sig + 1;
+	char	   *colbits = call->sig + 1 + sigbytes;
+	int			a;
+
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delete record has no key"),
+				 errdetail("A delete removes the row with the key's values, so it needs a non-empty key.")));
+	memset(call->sig, 0, 1 + 2 * sigbytes);
+	call->sig[0] = (char) PGCW_OP_DELETE;
+	collect_fields(call, t, key, true, keybits, colbits, NULL);
+	for (a = 1; a <= t->natts; a++)
+		if (BIT_IS_SET(keybits, a))
+			convert_column(call, t, a, &call->vals[a - 1]);
+	delete_by_key(call, t, call->sig);
+}
+
+/* which kind of record an operation name is; ERROR if none */
+static RecordKind
+record_kind(JsonbValue *v)
+{
+	const char *s;
+	int			len;
+
+	if (v->type == jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record has no operation"),
+				 errhint("Set \"operation\" to snapshot, create, update, delete or truncate.")));
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("operation must be a JSON string"),
+				 errdetail("It is a JSON %s.", pgcw_json_type_name(v))));
+	s = v->val.string.val;
+	len = v->val.string.len;
+#define IS_OP(name) (len == strlen(name) && memcmp(s, name, len) == 0)
+	if (IS_OP("create") || IS_OP("snapshot"))
+		return REC_WRITE;
+	if (IS_OP("update"))
+		return REC_UPDATE;
+	if (IS_OP("delete"))
+		return REC_DELETE;
+	if (IS_OP("truncate"))
+		return REC_TRUNCATE;
+#undef IS_OP
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown operation \"%s\"", pnstrdup(s, len)),
+			 errhint("Valid operations are snapshot, create, update, delete and truncate.")));
+	return REC_WRITE;			/* keep compiler quiet */
+}
+
+/* apply one record (v, a value of the records array or the single object) */
+static void
+apply_record(PgcwCall *call, JsonbValue *v)
+{
+	Record		r;
+	JsonbContainer *key;
+	RecordKind	kind;
+	PgcwTable  *t;
+
+	call->qualname = NULL;
+	call->column = NULL;
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record is not a JSON object"),
+				 errdetail("It is a JSON %s.", pgcw_json_type_name(v))));
+	parse_record(v->val.binary.data, &r);
+
+	kind = record_kind(&r.operation);
+	key = NULL;
+	if (r.key.type != jbvNull)
+	{
+		if (r.key.type != jbvBinary || !JsonContainerIsObject(r.key.val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key must be a JSON object"),
+					 errdetail("It is a JSON %s.", pgcw_json_type_name(&r.key)),
+					 errhint("A key has one field per key column, or is null.")));
+		/* an empty key is no key */
+		if (JsonContainerSize(r.key.val.binary.data) > 0)
+			key = r.key.val.binary.data;
+	}
+
+	if (kind == REC_TRUNCATE)
+	{
+		Oid			relid = record_table(call, &r);
+
+		flush_group(call);
+		t = get_table(call, relid);
+		pgcw_truncate(t);
+		return;
+	}
+
+	for (;;)
+	{
+		t = get_table(call, record_table(call, &r));
+		if (kind == REC_DELETE)
+		{
+			flush_group(call);
+			if (!t->valid)
+				continue;
+			apply_delete(call, t, key);
+			return;
+		}
+		if (apply_write(call, t, &r, key, kind))
+			return;
+		/* the table changed under the group in flight: start over */
+	}
+}
+
+/* apply every record of the argument */
+static int64
+write_all(PgcwCall *call, Jsonb *records, const char *table_override)
+{
+	ErrorContextCallback errcb;
+	MemoryContext old;
+	int64		n = 0;
+
+	errcb.callback = write_error_context;
+	errcb.arg = call;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	if (table_override != NULL)
+		call->override_relid = resolve_table(call, table_override,
+											 strlen(table_override), false);
+
+	if (JB_ROOT_IS_SCALAR(records))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("records must be a JSON object or an array of JSON objects"),
+				 errdetail("The argument is a JSON scalar.")));
+
+	old = MemoryContextSwitchTo(call->rowcxt);
+	if (JB_ROOT_IS_OBJECT(records))
+	{
+		JsonbValue	v;
+
+		v.type = jbvBinary;
+		v.val.binary.data = &records->root;
+		v.val.binary.len = VARSIZE(records) - VARHDRSZ;
+		call->index = 0;
+		apply_record(call, &v);
+		n = 1;
+	}
+	else
+	{
+		PgcwWalk	w;
+		JsonbValue	v;
+
+		pgcw_walk_init(&w, &records->root);
+		while (pgcw_walk_next(&w, NULL, NULL, &v))
+		{
+			call->index = (int) n;
+			apply_record(call, &v);
+			MemoryContextReset(call->rowcxt);
+			n++;
+		}
+	}
+	flush_group(call);
+	MemoryContextSwitchTo(old);
+
+	error_context_stack = errcb.previous;
+	return n;
+}
+
+/* SQL: pgconduit.write(records jsonb) returns bigint */
+Datum
+pgconduit_write(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(pgc_write_records(PG_GETARG_JSONB_P(0), NULL));
+}
+
+/* SQL: pgconduit._write(records jsonb, table_override text) returns bigint */
+Datum
+pgconduit_write_override(PG_FUNCTION_ARGS)
+{
+	char	   *override = NULL;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_INT64(0);
+	if (!PG_ARGISNULL(1))
+		override = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_INT64(pgc_write_records(PG_GETARG_JSONB_P(0), override));
+}
+
+/*
+ * SQL: pgconduit._write_rows(token bigint) returns setof record.  Hands the
+ * rows of the group in flight to the statement applying them; only that
+ * statement knows the token.
+ */
+Datum
+pgconduit_write_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PgcwCall   *call = pgcw_current;
+
+	if (call == NULL || call->handoff == NULL ||
+		PG_GETARG_INT64(0) != call->token)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgconduit._write_rows() can only be called by pgconduit.write()")));
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("materialize mode required, but it is not allowed in this context")));
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = call->handoff;
+	rsinfo->setDesc = CreateTupleDescCopy(call->handoff_desc);
+	call->handoff = NULL;		/* the executor ends it */
+	PG_RETURN_NULL();
+}
+
+/*
+ * SQL: pgconduit._write_at() returns boolean.  Counts the rows the running
+ * statement reads, so the error context knows its record (a group holds
+ * consecutive records); false for the end marker row.
+ */
+Datum
+pgconduit_write_at(PG_FUNCTION_ARGS)
+{
+	PgcwCall   *call = pgcw_current;
+
+	if (call == NULL || !call->executing)
+		PG_RETURN_BOOL(false);
+	call->seen++;
+	PG_RETURN_BOOL(call->seen <= call->gcount);
+}
