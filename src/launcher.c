@@ -265,6 +265,12 @@ pgconduit_launcher_main(Datum main_arg)
 				break;
 			}
 		}
+		/*
+		 * Waiting for a scan resets the latch, which may have swallowed a
+		 * request that came meanwhile: look again before sleeping.
+		 */
+		if (dbs != NIL)
+			SetLatch(MyLatch);
 		list_free(dbs);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
