@@ -64,5 +64,11 @@ installcheck-tap:
 test:
 	sh t/run-tests.sh
 
+# A throwaway instance, a pipeline between two databases, and its status.
+demo: all
+	@if [ -w '$(DESTDIR)$(pkglibdir)' ]; then $(MAKE) -s install >/dev/null; \
+	else echo "demo: cannot install into $(pkglibdir); run 'sudo make install' first"; fi
+	sh t/demo.sh
+
 .PHONY: output-plugin install-output-plugin uninstall-output-plugin clean-output-plugin \
-	installcheck-regress installcheck-isolation installcheck-tap test
+	installcheck-regress installcheck-isolation installcheck-tap test demo

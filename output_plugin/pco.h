@@ -14,23 +14,73 @@
 #ifndef PCO_H
 #define PCO_H
 
+#include "access/tupdesc.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/rel.h"
 
-/* How a column's value becomes JSON (mirrors to_jsonb's categories) */
+/*
+ * How a value becomes JSON.  These mirror the categories of to_jsonb()
+ * (jsonb_categorize_type), split further where a faster exact path exists.
+ */
 typedef enum PcoValueKind
 {
 	PCO_VALUE_BOOL,				/* true / false */
-	PCO_VALUE_INTEGER,			/* output text is always a JSON number */
-	PCO_VALUE_FLOAT,			/* number, or "NaN"/"Infinity" as a string */
+	PCO_VALUE_INT2,				/* integers: always a JSON number */
+	PCO_VALUE_INT4,
+	PCO_VALUE_INT8,
+	PCO_VALUE_FLOAT,			/* number as numeric prints it, or a string */
 	PCO_VALUE_NUMERIC,			/* number, or NaN/Infinity as a string */
-	PCO_VALUE_DATETIME,			/* date, timestamp, timestamptz: ISO */
-	PCO_VALUE_JSONB,			/* embedded as is */
-	PCO_VALUE_STRING,			/* output function text as a JSON string */
-	PCO_VALUE_GENERAL			/* anything else: through to_jsonb() */
+	PCO_VALUE_DATE,				/* ISO 8601 strings, as to_jsonb() */
+	PCO_VALUE_TIMESTAMP,
+	PCO_VALUE_TIMESTAMPTZ,
+	PCO_VALUE_JSONB,			/* embedded */
+	PCO_VALUE_JSON,				/* embedded after jsonb normalisation */
+	PCO_VALUE_JSONCAST,			/* user type with a cast to json */
+	PCO_VALUE_TEXT,				/* text, varchar, bpchar: string, no copy */
+	PCO_VALUE_STRING,			/* output function's text as a string */
+	PCO_VALUE_ARRAY,			/* JSON array, nested per dimension */
+	PCO_VALUE_COMPOSITE			/* JSON object, keys in jsonb order */
 } PcoValueKind;
+
+typedef struct PcoEncoder PcoEncoder;
+
+/* One attribute of a composite type, in the order to_jsonb() prints it */
+typedef struct PcoField
+{
+	int			index;			/* 0-based attribute index */
+	char	   *json_key;		/* "name": , escaped */
+	int			json_key_len;
+	PcoEncoder *encoder;
+} PcoField;
+
+/* How to encode the values of one type; built once, used per value */
+struct PcoEncoder
+{
+	PcoValueKind kind;
+	Oid			typid;			/* the type (maybe a domain) */
+	Oid			basetypid;		/* after looking through domains */
+	FmgrInfo	func;			/* output function, or cast to json */
+	MemoryContext cxt;			/* where this encoder lives */
+
+	/* arrays */
+	PcoEncoder *element;
+	Oid			elemtype;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+
+	/* composites: rebuilt when the type's row descriptor changes */
+	MemoryContext row_cxt;
+	uint64		row_identifier;
+	TupleDesc	row_desc;
+	int			nfields;
+	PcoField   *fields;
+	Datum	   *row_values;
+	bool	   *row_nulls;
+};
 
 /* One column of a cached relation */
 typedef struct PcoColumn
@@ -38,13 +88,9 @@ typedef struct PcoColumn
 	AttrNumber	attnum;
 	char	   *json_name;		/* "name": already escaped, with colon */
 	int			json_name_len;
-	Oid			typid;			/* the column's type (maybe a domain) */
-	Oid			basetypid;		/* after looking through domains */
-	PcoValueKind kind;
-	bool		is_key;
 	bool		is_varlena;
-	FmgrInfo	outfunc;		/* type output function */
-	FmgrInfo	tojsonb;		/* to_jsonb() bound to typid (GENERAL) */
+	bool		in_payload;		/* selected by the "columns" option */
+	PcoEncoder *encoder;
 } PcoColumn;
 
 /* Actions a relation's changes may be published for */
@@ -58,11 +104,14 @@ typedef struct PcoColumn
 typedef struct PcoOptions
 {
 	List	   *table_patterns; /* PcoTablePattern *, NIL = all tables */
+	List	   *exclude_patterns;	/* PcoTablePattern *, NIL = none */
 	List	   *publication_names;	/* char *, NIL = no publication filter */
 	int			actions;		/* PCO_ACT_* bits */
 	bool		include_transaction;
 	bool		messages;
 	List	   *message_prefixes;	/* char *, NIL = every prefix */
+	List	   *columns;		/* char *: "columns", NIL = every column */
+	List	   *key_columns;	/* char *: "key", NIL = from the indexes */
 	bool		skip_origin;	/* origin = none */
 	bool		include_origin;
 } PcoOptions;
@@ -82,13 +131,16 @@ typedef struct PcoRelation
 	Oid			relid;			/* hash key */
 	bool		valid;
 	int			actions;		/* PCO_ACT_* this relation is published for */
+	char		replident;		/* relreplident when built */
 	char	   *meta_table;		/* "table":"…","opencdc.collection":"…",
 								 * "postgres.schema":"…", escaped */
 	int			meta_table_len;
+	int			natts;			/* attributes of the tuple descriptor */
 	int			ncolumns;
 	PcoColumn  *columns;		/* live columns in attnum order */
 	int			nkeys;			/* 0: the relation has no key */
 	int		   *key_index;		/* indexes into columns[] */
+	bool	   *column_is_key;	/* per columns[] index */
 } PcoRelation;
 
 /* pco_relation.c */
@@ -99,7 +151,50 @@ extern List *pco_parse_table_patterns(const char *value, const char *option);
 
 /* pco_json.c */
 extern void pco_json_escape(StringInfo buf, const char *str, int len);
-extern void pco_json_setup_column(PcoColumn *col, MemoryContext cxt);
-extern void pco_json_value(StringInfo buf, PcoColumn *col, Datum value);
+extern PcoEncoder *pco_encoder_create(Oid typid, MemoryContext cxt);
+extern void pco_encode(StringInfo buf, PcoEncoder *encoder, Datum value);
+extern void pco_datetime_setup(void);
+extern void pco_append_timestamptz(StringInfo buf, TimestampTz ts);
+
+/*
+ * Append n bytes to buf.  The hot path writes records with this instead of
+ * appendBinaryStringInfo(): one comparison, then a copy; the terminating
+ * zero is written once per record by pco_terminate().
+ */
+static inline void
+pco_put(StringInfo buf, const char *s, int n)
+{
+	if (unlikely(buf->len + n >= buf->maxlen))
+		enlargeStringInfo(buf, n);
+	memcpy(buf->data + buf->len, s, n);
+	buf->len += n;
+}
+
+/* Make room for n more bytes and a terminating zero */
+static inline void
+pco_reserve(StringInfo buf, int n)
+{
+	if (unlikely(buf->len + n >= buf->maxlen))
+		enlargeStringInfo(buf, n);
+}
+
+/* Append a string literal */
+#define PCO_PUT_LIT(buf, lit)	pco_put((buf), (lit), sizeof(lit) - 1)
+
+/* Append one character */
+static inline void
+pco_putc(StringInfo buf, char c)
+{
+	if (unlikely(buf->len + 1 >= buf->maxlen))
+		enlargeStringInfo(buf, 1);
+	buf->data[buf->len++] = c;
+}
+
+/* Restore the terminating zero a StringInfo promises */
+static inline void
+pco_terminate(StringInfo buf)
+{
+	buf->data[buf->len] = '\0';
+}
 
 #endif							/* PCO_H */

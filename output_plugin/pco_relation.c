@@ -5,9 +5,10 @@
  *		about a table, looked up once and kept until the table changes.
  *
  * An entry holds the table's names (already escaped as JSON), its live
- * columns with their encoders, its key columns (primary key, else replica
- * identity index), and which actions are selected for it by the "tables",
- * "publication_names" and "actions" options.  Entries are invalidated by
+ * columns with their encoders, its key columns (the replica identity index
+ * when the table's replica identity is USING INDEX, else the primary key,
+ * else none), and which actions are selected for it by the "tables",
+ * "exclude_tables", "publication_names" and "actions" options.  Entries are invalidated by
  * relcache callbacks, and all of them by changes of publications or
  * schemas, the way pgoutput's RelationSyncCache works; they are rebuilt on
  * next use under the historic snapshot of the change being decoded, so a
@@ -46,6 +47,8 @@ static HTAB *pco_relations = NULL;
 static MemoryContext pco_cache_cxt = NULL;
 static PcoOptions *pco_options = NULL;
 static bool pco_callbacks_registered = false;
+static MemoryContextCallback pco_cache_reset_callback;
+static PcoRelEntry *pco_last = NULL;	/* the entry used last */
 
 /* Mark one relation's entry (or all, for InvalidOid) to be rebuilt */
 static void
@@ -68,11 +71,25 @@ pco_relcache_callback(Datum arg, Oid relid)
 		entry->rel.valid = false;
 }
 
-/* Publications or schemas changed: every entry may be affected */
+/* Publications, schemas or casts changed: every entry may be affected */
 static void
 pco_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	pco_relcache_callback(arg, InvalidOid);
+}
+
+/*
+ * The cache's memory is going away, also when decoding ends in an error and
+ * the shutdown callback is never called: forget it, so that a later
+ * invalidation in this backend does not touch freed memory.
+ */
+static void
+pco_cache_reset(void *arg)
+{
+	pco_relations = NULL;
+	pco_cache_cxt = NULL;
+	pco_options = NULL;
+	pco_last = NULL;
 }
 
 /*
@@ -87,6 +104,9 @@ pco_relation_init(MemoryContext cxt, PcoOptions *options)
 
 	pco_cache_cxt = AllocSetContextCreate(cxt, "pgconduit_output relations",
 										  ALLOCSET_DEFAULT_SIZES);
+	pco_cache_reset_callback.func = pco_cache_reset;
+	pco_cache_reset_callback.arg = NULL;
+	MemoryContextRegisterResetCallback(pco_cache_cxt, &pco_cache_reset_callback);
 	pco_options = options;
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(PcoRelEntry);
@@ -101,6 +121,8 @@ pco_relation_init(MemoryContext cxt, PcoOptions *options)
 		CacheRegisterSyscacheCallback(PUBLICATIONRELMAP, pco_syscache_callback, (Datum) 0);
 		CacheRegisterSyscacheCallback(PUBLICATIONNAMESPACEMAP, pco_syscache_callback, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, pco_syscache_callback, (Datum) 0);
+		/* a new cast to json changes how to_jsonb() encodes a type */
+		CacheRegisterSyscacheCallback(CASTSOURCETARGET, pco_syscache_callback, (Datum) 0);
 		pco_callbacks_registered = true;
 	}
 }
@@ -109,9 +131,7 @@ pco_relation_init(MemoryContext cxt, PcoOptions *options)
 void
 pco_relation_shutdown(void)
 {
-	pco_relations = NULL;
-	pco_cache_cxt = NULL;
-	pco_options = NULL;
+	pco_cache_reset(NULL);
 }
 
 /* Does str match pattern, in which '*' stands for any run of characters? */
@@ -146,15 +166,13 @@ pco_glob_match(const char *pattern, const char *str)
 	return *pattern == '\0';
 }
 
-/* Is the table selected by the "tables" option? */
+/* Does one of patterns match the table? */
 static bool
-pco_table_selected(const char *schema, const char *table)
+pco_patterns_match(List *patterns, const char *schema, const char *table)
 {
 	ListCell   *lc;
 
-	if (pco_options->table_patterns == NIL)
-		return true;
-	foreach(lc, pco_options->table_patterns)
+	foreach(lc, patterns)
 	{
 		PcoTablePattern *p = lfirst(lc);
 
@@ -167,6 +185,16 @@ pco_table_selected(const char *schema, const char *table)
 			return true;
 	}
 	return false;
+}
+
+/* Is the table selected by the "tables" and "exclude_tables" options? */
+static bool
+pco_table_selected(const char *schema, const char *table)
+{
+	if (pco_options->table_patterns != NIL &&
+		!pco_patterns_match(pco_options->table_patterns, schema, table))
+		return false;
+	return !pco_patterns_match(pco_options->exclude_patterns, schema, table);
 }
 
 /* Add to *actions what pub publishes */
@@ -233,7 +261,11 @@ pco_index_columns(Oid indexoid)
 	return attnums;
 }
 
-/* Fill entry from relation, in entry's own memory context */
+/*
+ * Fill entry from relation, in entry's own memory context.  The entry is
+ * marked valid first, so that an invalidation arriving while the catalogs
+ * are read marks it to be built again.
+ */
 static void
 pco_relation_build(PcoRelEntry *entry, Relation relation)
 {
@@ -242,11 +274,12 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	char	   *schema;
 	char	   *name;
 	StringInfoData buf;
-	Oid			keyindex;
+	Oid			keyindex = InvalidOid;
 	List	   *keycols = NIL;
 	MemoryContext old;
 	ListCell   *lc;
 
+	rel->valid = true;
 	if (entry->cxt != NULL)
 		MemoryContextDelete(entry->cxt);
 	entry->cxt = AllocSetContextCreate(pco_cache_cxt, "pgconduit_output relation",
@@ -264,6 +297,7 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	pco_json_escape(&buf, name, -1);
 	appendStringInfoString(&buf, ",\"postgres.schema\":");
 	pco_json_escape(&buf, schema, -1);
+	pco_terminate(&buf);
 	rel->meta_table = buf.data;
 	rel->meta_table_len = buf.len;
 
@@ -274,15 +308,37 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	if (rel->actions != 0 && pco_options->publication_names != NIL)
 		rel->actions &= pco_publication_actions(relation);
 
-	/* key: the primary key, else the replica identity index */
-	keyindex = RelationGetPrimaryKeyIndex(relation);
-	if (!OidIsValid(keyindex))
-		keyindex = RelationGetReplicaIndex(relation);
-	if (OidIsValid(keyindex))
-		keycols = pco_index_columns(keyindex);
+	/*
+	 * The key: under REPLICA IDENTITY USING INDEX that index, since the old
+	 * row of a delete carries only its columns; else the primary key.
+	 */
+	rel->replident = relation->rd_rel->relreplident;
+	if (pco_options->key_columns != NIL)
+	{
+		/* the consumer names the key (a source's "key") */
+		foreach(lc, pco_options->key_columns)
+		{
+			AttrNumber	attnum = get_attnum(RelationGetRelid(relation),
+											lfirst(lc));
+
+			if (attnum > 0)
+				keycols = lappend_int(keycols, attnum);
+		}
+	}
+	else
+	{
+		if (rel->replident == REPLICA_IDENTITY_INDEX)
+			keyindex = RelationGetReplicaIndex(relation);
+		if (!OidIsValid(keyindex))
+			keyindex = RelationGetPrimaryKeyIndex(relation);
+		if (OidIsValid(keyindex))
+			keycols = pco_index_columns(keyindex);
+	}
 
 	/* live, stored columns; generated ones are left to the destination */
-	rel->columns = palloc0(sizeof(PcoColumn) * desc->natts);
+	rel->natts = desc->natts;
+	rel->columns = palloc0(sizeof(PcoColumn) * Max(desc->natts, 1));
+	rel->column_is_key = palloc0(sizeof(bool) * Max(desc->natts, 1));
 	rel->ncolumns = 0;
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -293,15 +349,20 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 			continue;
 		col = &rel->columns[rel->ncolumns++];
 		col->attnum = att->attnum;
-		col->typid = att->atttypid;
 		col->is_varlena = (att->attlen == -1);
-		col->is_key = list_member_int(keycols, att->attnum);
+		col->in_payload = (pco_options->columns == NIL);
+		foreach(lc, pco_options->columns)
+		{
+			if (strcmp(lfirst(lc), NameStr(att->attname)) == 0)
+				col->in_payload = true;
+		}
 		initStringInfo(&buf);
 		pco_json_escape(&buf, NameStr(att->attname), -1);
-		appendStringInfoChar(&buf, ':');
+		pco_putc(&buf, ':');
+		pco_terminate(&buf);
 		col->json_name = buf.data;
 		col->json_name_len = buf.len;
-		pco_json_setup_column(col, entry->cxt);
+		col->encoder = pco_encoder_create(att->atttypid, entry->cxt);
 	}
 
 	rel->nkeys = 0;
@@ -313,16 +374,19 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 			if (rel->columns[i].attnum == lfirst_int(lc))
 			{
 				rel->key_index[rel->nkeys++] = i;
+				rel->column_is_key[i] = true;
 				break;
 			}
 		}
 	}
 	/* an expression index leaves a key we cannot report */
 	if (rel->nkeys != list_length(keycols))
+	{
 		rel->nkeys = 0;
+		memset(rel->column_is_key, 0, sizeof(bool) * Max(desc->natts, 1));
+	}
 
 	rel->relid = RelationGetRelid(relation);
-	rel->valid = true;
 	MemoryContextSwitchTo(old);
 }
 
@@ -334,6 +398,10 @@ pco_relation_get(Relation relation)
 	PcoRelEntry *entry;
 	bool		found;
 
+	/* consecutive changes mostly hit the same table */
+	if (pco_last != NULL && pco_last->relid == relid && pco_last->rel.valid)
+		return &pco_last->rel;
+
 	entry = hash_search(pco_relations, &relid, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -342,6 +410,7 @@ pco_relation_get(Relation relation)
 	}
 	if (!entry->rel.valid)
 		pco_relation_build(entry, relation);
+	pco_last = entry;
 	return &entry->rel;
 }
 

@@ -19,19 +19,12 @@
  */
 #include "postgres.h"
 
-#include "access/detoast.h"
-#include "access/htup_details.h"
-#include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "mb/pg_wchar.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "replication/output_plugin.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "pco.h"
@@ -53,7 +46,7 @@ typedef struct PcoState
 
 	/* the transaction being sent */
 	StringInfoData txn_meta;	/* ,"opencdc.readAt":…,"postgres.xid":…, … */
-	char		commit_lsn[17]; /* fixed-width hex, first half of position */
+	char		commit_lsn[16]; /* fixed-width hex, first half of position */
 	uint64		index;			/* records of the transaction so far */
 	bool		begin_sent;
 
@@ -63,44 +56,66 @@ typedef struct PcoState
 	bool	   *new_nulls;
 	Datum	   *old_values;
 	bool	   *old_nulls;
-	bool	   *unchanged;
+	bool	   *unchanged;		/* per columns[] index */
+	int		   *enc_start;		/* per columns[] index: a key value's text */
+	int		   *enc_len;		/* in the record, to copy into "after" */
 } PcoState;
 
 static int	pco_progress_count = 0;
 
-/* Format an LSN as PostgreSQL prints it: %X/%X */
+static const char pco_hexdigits[] = "0123456789ABCDEF";
+
+/* Append an LSN as PostgreSQL prints it (%X/%X) */
 static void
-pco_append_lsn(StringInfo buf, XLogRecPtr lsn)
+pco_put_lsn(StringInfo buf, XLogRecPtr lsn)
 {
-	appendStringInfo(buf, "%X/%X", LSN_FORMAT_ARGS(lsn));
+	char		tmp[17];
+	char	   *p = tmp + sizeof(tmp);
+	uint32		hi = (uint32) (lsn >> 32);
+	uint32		lo = (uint32) lsn;
+
+	do
+	{
+		*--p = pco_hexdigits[lo & 0xF];
+		lo >>= 4;
+	} while (lo != 0);
+	*--p = '/';
+	do
+	{
+		*--p = pco_hexdigits[hi & 0xF];
+		hi >>= 4;
+	} while (hi != 0);
+	pco_put(buf, p, tmp + sizeof(tmp) - p);
 }
 
-/* Fixed-width upper-case hex of v into out (len digits, terminated) */
-static void
-pco_hex(char *out, uint64 v, int len)
+/* Fixed-width upper-case hex of v into out (16 digits, not terminated) */
+static inline void
+pco_hex16(char *out, uint64 v)
 {
-	static const char digits[] = "0123456789ABCDEF";
-
-	out[len] = '\0';
-	while (len-- > 0)
+	for (int i = 15; i >= 0; i--)
 	{
-		out[len] = digits[v & 0xF];
+		out[i] = pco_hexdigits[v & 0xF];
 		v >>= 4;
 	}
 }
 
-/* Append "position":"<commit lsn>/<index>" */
+/*
+ * Start a record: {"position":"<commit lsn>/<index>".  Both halves are
+ * fixed-width hex, so positions sort as text in the order records are sent.
+ */
 static void
-pco_append_position(StringInfo buf, const char *commit_lsn, uint64 index)
+pco_put_position(StringInfo buf, const char *commit_lsn, uint64 index)
 {
-	char		idx[17];
+	char	   *p;
 
-	pco_hex(idx, index, 16);
-	appendBinaryStringInfo(buf, "{\"position\":\"", 13);
-	appendBinaryStringInfo(buf, commit_lsn, 16);
-	appendStringInfoChar(buf, '/');
-	appendBinaryStringInfo(buf, idx, 16);
-	appendStringInfoChar(buf, '"');
+	pco_reserve(buf, 13 + 16 + 1 + 16 + 1);
+	p = buf->data + buf->len;
+	memcpy(p, "{\"position\":\"", 13);
+	memcpy(p + 13, commit_lsn, 16);
+	p[29] = '/';
+	pco_hex16(p + 30, index);
+	p[46] = '"';
+	buf->len += 47;
 }
 
 /* Parse a boolean option; an option given without a value means true */
@@ -147,6 +162,54 @@ pco_name_list(DefElem *elem)
 	return names;
 }
 
+/*
+ * Split the "message_prefixes" option: prefixes are arbitrary text, taken
+ * as written (case kept, spaces around commas dropped); a backslash makes
+ * the next character literal, so "a\,b" is the one prefix "a,b".
+ */
+static List *
+pco_prefix_list(DefElem *elem)
+{
+	const char *p = pco_string_option(elem);
+	List	   *prefixes = NIL;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			keep = 0;	/* length up to the last escaped character */
+
+		resetStringInfo(&buf);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		while (*p != '\0' && *p != ',')
+		{
+			if (*p == '\\' && p[1] != '\0')
+			{
+				appendStringInfoChar(&buf, p[1]);
+				p += 2;
+				keep = buf.len;
+				continue;
+			}
+			appendStringInfoChar(&buf, *p++);
+		}
+		while (buf.len > keep &&
+			   (buf.data[buf.len - 1] == ' ' || buf.data[buf.len - 1] == '\t'))
+			buf.data[--buf.len] = '\0';
+		if (buf.len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"",
+							elem->defname, strVal(elem->arg)),
+					 errdetail("The value must be a comma-separated list of non-empty prefixes.")));
+		prefixes = lappend(prefixes, pstrdup(buf.data));
+		if (*p == '\0')
+			break;
+		p++;
+	}
+	return prefixes;
+}
+
 /* Parse the "actions" option: a list of create, update, delete, truncate */
 static int
 pco_actions_option(DefElem *elem)
@@ -172,7 +235,7 @@ pco_actions_option(DefElem *elem)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid value for option \"%s\": \"%s\"",
 							elem->defname, a),
-					 errhint("Valid actions are create, update, delete and truncate.")));
+					 errhint("Valid actions are create (or insert), update, delete and truncate.")));
 	}
 	return actions;
 }
@@ -190,8 +253,23 @@ pco_parse_options(List *options, PcoOptions *opts)
 	{
 		DefElem    *elem = lfirst(lc);
 
+		/* each option once, as pgoutput has it */
+		for (ListCell *prev = list_head(options); prev != lc;
+			 prev = lnext(options, prev))
+		{
+			if (strcmp(((DefElem *) lfirst(prev))->defname, elem->defname) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYNTAX_ERROR),
+						 errmsg("conflicting or redundant options"),
+						 errdetail("Option \"%s\" is given more than once.",
+								   elem->defname)));
+		}
+
 		if (strcmp(elem->defname, "tables") == 0)
 			opts->table_patterns =
+				pco_parse_table_patterns(pco_string_option(elem), elem->defname);
+		else if (strcmp(elem->defname, "exclude_tables") == 0)
+			opts->exclude_patterns =
 				pco_parse_table_patterns(pco_string_option(elem), elem->defname);
 		else if (strcmp(elem->defname, "publication_names") == 0)
 			opts->publication_names = pco_name_list(elem);
@@ -203,9 +281,13 @@ pco_parse_options(List *options, PcoOptions *opts)
 			opts->messages = pco_bool_option(elem);
 		else if (strcmp(elem->defname, "message_prefixes") == 0)
 		{
-			opts->message_prefixes = pco_name_list(elem);
+			opts->message_prefixes = pco_prefix_list(elem);
 			opts->messages = true;
 		}
+		else if (strcmp(elem->defname, "columns") == 0)
+			opts->columns = pco_name_list(elem);
+		else if (strcmp(elem->defname, "key") == 0)
+			opts->key_columns = pco_name_list(elem);
 		else if (strcmp(elem->defname, "include_origin") == 0)
 			opts->include_origin = pco_bool_option(elem);
 		else if (strcmp(elem->defname, "origin") == 0)
@@ -228,7 +310,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" is not recognized by pgconduit_output",
 							elem->defname),
-					 errhint("Valid options are: tables, publication_names, actions, include_transaction, messages, message_prefixes, origin, include_origin.")));
+					 errhint("Valid options are: tables, exclude_tables, publication_names, actions, columns, key, include_transaction, messages, message_prefixes, origin, include_origin.")));
 	}
 }
 
@@ -297,56 +379,69 @@ pco_begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	PcoState   *state = ctx->output_plugin_private;
 	StringInfo	m = &state->txn_meta;
-	char		ts[MAXDATELEN + 1];
 	TimestampTz now = GetCurrentTimestamp();
 	int64		unix_ns;
+	char		num[MAXINT8LEN + 1];
 
-	pco_hex(state->commit_lsn, txn->final_lsn, 16);
+	pco_datetime_setup();
+	pco_hex16(state->commit_lsn, txn->final_lsn);
 	state->index = 0;
 	state->begin_sent = false;
 
 	unix_ns = (now + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
 					  SECS_PER_DAY * USECS_PER_SEC)) * 1000;
 	resetStringInfo(m);
-	appendStringInfo(m, ",\"opencdc.readAt\":\"" INT64_FORMAT "\",\"postgres.xid\":\"%u\",\"postgres.commit_lsn\":\"",
-					 unix_ns, txn->xid);
-	pco_append_lsn(m, txn->final_lsn);
-	JsonEncodeDateTime(ts, TimestampTzGetDatum(txn->xact_time.commit_time),
-					   TIMESTAMPTZOID, NULL);
-	appendStringInfo(m, "\",\"postgres.commit_time\":\"%s\"", ts);
+	PCO_PUT_LIT(m, ",\"opencdc.readAt\":\"");
+	pco_put(m, num, pg_lltoa(unix_ns, num));
+	PCO_PUT_LIT(m, "\",\"postgres.xid\":\"");
+	pco_put(m, num, pg_ultoa_n(txn->xid, num));
+	PCO_PUT_LIT(m, "\",\"postgres.commit_lsn\":\"");
+	pco_put_lsn(m, txn->final_lsn);
+	PCO_PUT_LIT(m, "\",\"postgres.commit_time\":");
+	pco_append_timestamptz(m, txn->xact_time.commit_time);
 	if (state->options.include_origin && txn->origin_id != InvalidRepOriginId)
 	{
 		char	   *origin;
 
 		if (replorigin_by_oid(txn->origin_id, true, &origin))
 		{
-			appendStringInfoString(m, ",\"postgres.origin\":");
+			PCO_PUT_LIT(m, ",\"postgres.origin\":");
 			pco_json_escape(m, origin, -1);
 		}
 	}
+	pco_terminate(m);
 }
 
-/* Write a begin or commit record of the current transaction */
+/*
+ * Write a begin or commit record of the current transaction.  Its
+ * "postgres.lsn" is where the walsender reports the record: the start of
+ * the transaction for begin, the end of its commit record for commit.
+ */
 static void
 pco_write_txn_record(LogicalDecodingContext *ctx, const char *operation,
-					 uint64 index)
+					 uint64 index, XLogRecPtr lsn)
 {
 	PcoState   *state = ctx->output_plugin_private;
+	StringInfo	out;
 
 	OutputPluginPrepareWrite(ctx, true);
-	pco_append_position(ctx->out, state->commit_lsn, index);
-	appendStringInfo(ctx->out, ",\"operation\":\"%s\",\"metadata\":{", operation);
+	out = ctx->out;
+	pco_put_position(out, state->commit_lsn, index);
+	PCO_PUT_LIT(out, ",\"operation\":\"");
+	pco_put(out, operation, strlen(operation));
+	PCO_PUT_LIT(out, "\",\"metadata\":{");
 	/* skip the leading comma of the transaction's metadata */
-	appendBinaryStringInfo(ctx->out, state->txn_meta.data + 1,
-						   state->txn_meta.len - 1);
-	appendStringInfoString(ctx->out,
-						   "},\"key\":null,\"payload\":{\"before\":null,\"after\":null}}");
+	pco_put(out, state->txn_meta.data + 1, state->txn_meta.len - 1);
+	PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
+	pco_put_lsn(out, lsn);
+	PCO_PUT_LIT(out, "\"},\"key\":null,\"payload\":{\"before\":null,\"after\":null}}");
+	pco_terminate(out);
 	OutputPluginWrite(ctx, true);
 }
 
 /* Send the begin record before the transaction's first record, if asked */
-static void
-pco_maybe_begin(LogicalDecodingContext *ctx)
+static inline void
+pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	PcoState   *state = ctx->output_plugin_private;
 
@@ -354,7 +449,7 @@ pco_maybe_begin(LogicalDecodingContext *ctx)
 		return;
 	state->begin_sent = true;
 	if (state->options.include_transaction)
-		pco_write_txn_record(ctx, "begin", 0);
+		pco_write_txn_record(ctx, "begin", 0, txn->first_lsn);
 }
 
 /* Commit: the commit record, if a begin was sent */
@@ -366,7 +461,7 @@ pco_commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	pco_progress(ctx, !state->begin_sent);
 	if (state->begin_sent && state->options.include_transaction)
-		pco_write_txn_record(ctx, "commit", PCO_COMMIT_INDEX);
+		pco_write_txn_record(ctx, "commit", PCO_COMMIT_INDEX, txn->end_lsn);
 }
 
 /* Make sure the scratch arrays hold natts columns */
@@ -385,95 +480,107 @@ pco_ensure_scratch(PcoState *state, int natts)
 		pfree(state->old_values);
 		pfree(state->old_nulls);
 		pfree(state->unchanged);
+		pfree(state->enc_start);
+		pfree(state->enc_len);
 	}
 	state->maxatts = Max(natts, 64);
 	state->new_values = palloc(sizeof(Datum) * state->maxatts);
 	state->new_nulls = palloc(sizeof(bool) * state->maxatts);
 	state->old_values = palloc(sizeof(Datum) * state->maxatts);
 	state->old_nulls = palloc(sizeof(bool) * state->maxatts);
-	state->unchanged = palloc(sizeof(bool) * state->maxatts);
+	state->unchanged = palloc0(sizeof(bool) * state->maxatts);
+	state->enc_start = palloc(sizeof(int) * state->maxatts);
+	state->enc_len = palloc(sizeof(int) * state->maxatts);
 	MemoryContextSwitchTo(old);
 }
 
-/* Append one column as "name":value */
-static void
-pco_append_column(StringInfo buf, PcoColumn *col, Datum value, bool isnull)
+/* Append a column's value: null, or its encoding */
+static inline void
+pco_put_value(StringInfo buf, PcoColumn *col, Datum *values, bool *nulls)
 {
-	appendBinaryStringInfo(buf, col->json_name, col->json_name_len);
-	if (isnull)
-		appendBinaryStringInfo(buf, "null", 4);
+	int			a = col->attnum - 1;
+
+	if (nulls[a])
+		PCO_PUT_LIT(buf, "null");
 	else
-		pco_json_value(buf, col, value);
+		pco_encode(buf, col->encoder, values[a]);
 }
 
 /*
- * Append a row as a JSON object: all columns, or only the key (or replica
- * identity) columns, leaving out those marked unchanged.
+ * Append the key object from a row.  With remember, note where each key
+ * value's text is, so that "after" can copy it instead of encoding again.
+ * A key column whose value is an unchanged TOASTed one is left out.
  */
 static void
-pco_append_row(StringInfo buf, PcoRelation *rel, Datum *values, bool *nulls,
-			   bool *unchanged, bool key_only)
+pco_put_key(StringInfo out, PcoState *state, PcoRelation *rel, Datum *values,
+			bool *nulls, bool *unchanged, bool remember)
 {
 	bool		first = true;
 
-	appendStringInfoChar(buf, '{');
-	if (key_only)
+	pco_putc(out, '{');
+	for (int k = 0; k < rel->nkeys; k++)
 	{
-		for (int k = 0; k < rel->nkeys; k++)
-		{
-			PcoColumn  *col = &rel->columns[rel->key_index[k]];
+		int			i = rel->key_index[k];
+		PcoColumn  *col = &rel->columns[i];
 
-			if (!first)
-				appendStringInfoChar(buf, ',');
-			first = false;
-			pco_append_column(buf, col, values[col->attnum - 1],
-							  nulls[col->attnum - 1]);
-		}
-	}
-	else
-	{
-		for (int i = 0; i < rel->ncolumns; i++)
+		if (unchanged != NULL && unchanged[i])
 		{
-			PcoColumn  *col = &rel->columns[i];
-			int			a = col->attnum - 1;
-
-			if (unchanged != NULL && unchanged[a])
-				continue;
-			if (!first)
-				appendStringInfoChar(buf, ',');
-			first = false;
-			pco_append_column(buf, col, values[a], nulls[a]);
+			if (remember)
+				state->enc_len[i] = -1;
+			continue;
 		}
+		if (!first)
+			pco_putc(out, ',');
+		first = false;
+		pco_put(out, col->json_name, col->json_name_len);
+		if (remember)
+			state->enc_start[i] = out->len;
+		pco_put_value(out, col, values, nulls);
+		if (remember)
+			state->enc_len[i] = out->len - state->enc_start[i];
 	}
-	appendStringInfoChar(buf, '}');
+	pco_putc(out, '}');
 }
 
 /*
- * Append the old row as WAL has it: every column under REPLICA IDENTITY
- * FULL, else the identity columns, which are the ones not null.
+ * Append a row as a JSON object: every column but those marked unchanged;
+ * with reuse, the key columns' text is copied from the key object.
  */
 static void
-pco_append_old_row(StringInfo buf, PcoRelation *rel, Relation relation,
-				   Datum *values, bool *nulls)
+pco_put_row(StringInfo out, PcoState *state, PcoRelation *rel, Datum *values,
+			bool *nulls, bool *unchanged, bool reuse)
 {
 	bool		first = true;
-	bool		full = (relation->rd_rel->relreplident == REPLICA_IDENTITY_FULL);
 
-	appendStringInfoChar(buf, '{');
+	pco_putc(out, '{');
 	for (int i = 0; i < rel->ncolumns; i++)
 	{
 		PcoColumn  *col = &rel->columns[i];
-		int			a = col->attnum - 1;
 
-		if (!full && nulls[a])
+		if (!col->in_payload || (unchanged != NULL && unchanged[i]))
 			continue;
 		if (!first)
-			appendStringInfoChar(buf, ',');
+			pco_putc(out, ',');
 		first = false;
-		pco_append_column(buf, col, values[a], nulls[a]);
+		pco_put(out, col->json_name, col->json_name_len);
+		if (reuse && rel->column_is_key[i] && state->enc_len[i] >= 0)
+		{
+			int			len = state->enc_len[i];
+
+			pco_reserve(out, len);
+			memcpy(out->data + out->len, out->data + state->enc_start[i], len);
+			out->len += len;
+		}
+		else
+			pco_put_value(out, col, values, nulls);
 	}
-	appendStringInfoChar(buf, '}');
+	pco_putc(out, '}');
 }
+
+/* The first part of a record of each kind of change, up to the metadata */
+#define PCO_OP_CREATE	",\"operation\":\"create\",\"metadata\":{"
+#define PCO_OP_UPDATE	",\"operation\":\"update\",\"metadata\":{"
+#define PCO_OP_DELETE	",\"operation\":\"delete\",\"metadata\":{"
 
 /* Write one insert, update or delete as a record */
 static void
@@ -485,24 +592,23 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	TupleDesc	desc = RelationGetDescr(relation);
 	HeapTuple	newtup = NULL;
 	HeapTuple	oldtup = NULL;
-	const char *operation;
 	int			action;
 	int			nunchanged = 0;
+	bool		key_from_new = false;
+	int			key_start = 0;
+	int			key_len = 0;
 	StringInfo	out;
 	MemoryContext old;
 
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
-			operation = "create";
 			action = PCO_ACT_CREATE;
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
-			operation = "update";
 			action = PCO_ACT_UPDATE;
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
-			operation = "delete";
 			action = PCO_ACT_DELETE;
 			break;
 		default:
@@ -529,7 +635,10 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		heap_deform_tuple(oldtup, desc, state->old_values, state->old_nulls);
 	}
 
-	/* unchanged TOASTed values: take them from the old row, or leave out */
+	/*
+	 * Unchanged TOASTed values are not in WAL: take them from the old row
+	 * (REPLICA IDENTITY FULL), else leave them out and name them.
+	 */
 	if (newtup != NULL)
 	{
 		for (int i = 0; i < rel->ncolumns; i++)
@@ -537,7 +646,7 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			PcoColumn  *col = &rel->columns[i];
 			int			a = col->attnum - 1;
 
-			state->unchanged[a] = false;
+			state->unchanged[i] = false;
 			if (!col->is_varlena || state->new_nulls[a] ||
 				!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(state->new_values[a])))
 				continue;
@@ -546,69 +655,102 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 				state->new_values[a] = state->old_values[a];
 			else
 			{
-				state->unchanged[a] = true;
-				nunchanged++;
+				state->unchanged[i] = true;
+				if (col->in_payload)
+					nunchanged++;
 			}
 		}
 	}
 
-	pco_maybe_begin(ctx);
+	pco_maybe_begin(ctx, txn);
 	OutputPluginPrepareWrite(ctx, true);
 	out = ctx->out;
-	pco_append_position(out, state->commit_lsn, ++state->index);
-	appendStringInfo(out, ",\"operation\":\"%s\",\"metadata\":{", operation);
-	appendBinaryStringInfo(out, rel->meta_table, rel->meta_table_len);
-	appendBinaryStringInfo(out, state->txn_meta.data, state->txn_meta.len);
-	appendStringInfoString(out, ",\"postgres.lsn\":\"");
-	pco_append_lsn(out, change->lsn);
-	appendStringInfoChar(out, '"');
+	pco_reserve(out, 128 + rel->meta_table_len + state->txn_meta.len);
+	pco_put_position(out, state->commit_lsn, ++state->index);
+	if (action == PCO_ACT_CREATE)
+		PCO_PUT_LIT(out, PCO_OP_CREATE);
+	else if (action == PCO_ACT_UPDATE)
+		PCO_PUT_LIT(out, PCO_OP_UPDATE);
+	else
+		PCO_PUT_LIT(out, PCO_OP_DELETE);
+	pco_put(out, rel->meta_table, rel->meta_table_len);
+	pco_put(out, state->txn_meta.data, state->txn_meta.len);
+	PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
+	pco_put_lsn(out, change->lsn);
+	pco_putc(out, '"');
 	if (nunchanged > 0)
 	{
 		StringInfoData list;
 		bool		first = true;
 
 		initStringInfo(&list);
-		appendStringInfoChar(&list, '[');
+		pco_putc(&list, '[');
 		for (int i = 0; i < rel->ncolumns; i++)
 		{
 			PcoColumn  *col = &rel->columns[i];
 
-			if (!state->unchanged[col->attnum - 1])
+			if (!state->unchanged[i] || !col->in_payload)
 				continue;
 			if (!first)
-				appendStringInfoChar(&list, ',');
+				pco_putc(&list, ',');
 			first = false;
 			/* the escaped name without its colon */
-			appendBinaryStringInfo(&list, col->json_name, col->json_name_len - 1);
+			pco_put(&list, col->json_name, col->json_name_len - 1);
 		}
-		appendStringInfoChar(&list, ']');
-		appendStringInfoString(out, ",\"postgres.unchanged_toast\":");
+		pco_putc(&list, ']');
+		PCO_PUT_LIT(out, ",\"postgres.unchanged_toast\":");
 		pco_json_escape(out, list.data, list.len);
 	}
 
 	/* the key, from the new row, or from the old one for a delete */
-	appendStringInfoString(out, "},\"key\":");
+	PCO_PUT_LIT(out, "},\"key\":");
+	key_start = out->len;
 	if (rel->nkeys == 0)
-		appendBinaryStringInfo(out, "null", 4);
+		PCO_PUT_LIT(out, "null");
 	else if (newtup != NULL)
-		pco_append_row(out, rel, state->new_values, state->new_nulls, NULL, true);
+	{
+		pco_put_key(out, state, rel, state->new_values, state->new_nulls,
+					state->unchanged, true);
+		key_from_new = true;
+	}
 	else if (oldtup != NULL)
-		pco_append_row(out, rel, state->old_values, state->old_nulls, NULL, true);
+		pco_put_key(out, state, rel, state->old_values, state->old_nulls,
+					NULL, false);
 	else
-		appendBinaryStringInfo(out, "null", 4);
+		PCO_PUT_LIT(out, "null");
+	key_len = out->len - key_start;
 
-	appendStringInfoString(out, ",\"payload\":{\"before\":");
-	if (oldtup != NULL)
-		pco_append_old_row(out, rel, relation, state->old_values, state->old_nulls);
+	/*
+	 * The old row as WAL has it: all columns under REPLICA IDENTITY FULL,
+	 * else the identity columns, which are the key's.  For a delete that is
+	 * the key object just written.
+	 */
+	PCO_PUT_LIT(out, ",\"payload\":{\"before\":");
+	if (oldtup == NULL)
+		PCO_PUT_LIT(out, "null");
+	else if (rel->replident == REPLICA_IDENTITY_FULL)
+		pco_put_row(out, state, rel, state->old_values, state->old_nulls,
+					NULL, false);
+	else if (rel->nkeys > 0 && newtup == NULL)
+	{
+		pco_reserve(out, key_len);
+		memcpy(out->data + out->len, out->data + key_start, key_len);
+		out->len += key_len;
+	}
+	else if (rel->nkeys > 0)
+		pco_put_key(out, state, rel, state->old_values, state->old_nulls,
+					NULL, false);
 	else
-		appendBinaryStringInfo(out, "null", 4);
-	appendStringInfoString(out, ",\"after\":");
+		PCO_PUT_LIT(out, "null");
+
+	PCO_PUT_LIT(out, ",\"after\":");
 	if (newtup != NULL)
-		pco_append_row(out, rel, state->new_values, state->new_nulls,
-					   nunchanged > 0 ? state->unchanged : NULL, false);
+		pco_put_row(out, state, rel, state->new_values, state->new_nulls,
+					nunchanged > 0 ? state->unchanged : NULL, key_from_new);
 	else
-		appendBinaryStringInfo(out, "null", 4);
-	appendBinaryStringInfo(out, "}}", 2);
+		PCO_PUT_LIT(out, "null");
+	PCO_PUT_LIT(out, "}}");
+	pco_terminate(out);
 
 	OutputPluginWrite(ctx, true);
 	MemoryContextSwitchTo(old);
@@ -631,16 +773,22 @@ pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 		if (!(rel->actions & PCO_ACT_TRUNCATE))
 			continue;
-		pco_maybe_begin(ctx);
+		pco_maybe_begin(ctx, txn);
 		OutputPluginPrepareWrite(ctx, true);
 		out = ctx->out;
-		pco_append_position(out, state->commit_lsn, ++state->index);
-		appendStringInfoString(out, ",\"operation\":\"truncate\",\"metadata\":{");
-		appendBinaryStringInfo(out, rel->meta_table, rel->meta_table_len);
-		appendBinaryStringInfo(out, state->txn_meta.data, state->txn_meta.len);
-		appendStringInfoString(out, ",\"postgres.lsn\":\"");
-		pco_append_lsn(out, change->lsn);
-		appendStringInfoString(out, "\"},\"key\":null,\"payload\":{\"before\":null,\"after\":null}}");
+		pco_put_position(out, state->commit_lsn, ++state->index);
+		PCO_PUT_LIT(out, ",\"operation\":\"truncate\",\"metadata\":{");
+		pco_put(out, rel->meta_table, rel->meta_table_len);
+		pco_put(out, state->txn_meta.data, state->txn_meta.len);
+		PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
+		pco_put_lsn(out, change->lsn);
+		pco_putc(out, '"');
+		if (change->data.truncate.cascade)
+			PCO_PUT_LIT(out, ",\"postgres.truncate_cascade\":\"true\"");
+		if (change->data.truncate.restart_seqs)
+			PCO_PUT_LIT(out, ",\"postgres.truncate_restart_identity\":\"true\"");
+		PCO_PUT_LIT(out, "},\"key\":null,\"payload\":{\"before\":null,\"after\":null}}");
+		pco_terminate(out);
 		OutputPluginWrite(ctx, true);
 	}
 	MemoryContextSwitchTo(old);
@@ -669,8 +817,10 @@ pco_message_wanted(PcoState *state, const char *prefix)
 /*
  * Write a pg_logical_emit_message() message.  A transactional one is a
  * record of its transaction; a non-transactional one is sent when decoded,
- * positioned at its own LSN.  The content is a string when it is valid in
- * the database encoding, else its bytea text form (\x…).
+ * positioned at its own LSN (which no commit record shares, and which sorts
+ * after every transaction sent before it and before every one after).  The
+ * content is a string when it is valid in the database encoding, else its
+ * bytea text form (\x…).
  */
 static void
 pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
@@ -685,27 +835,30 @@ pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	old = MemoryContextSwitchTo(state->change_cxt);
 	if (transactional)
-		pco_maybe_begin(ctx);
+		pco_maybe_begin(ctx, txn);
 	OutputPluginPrepareWrite(ctx, true);
 	out = ctx->out;
 	if (transactional)
-		pco_append_position(out, state->commit_lsn, ++state->index);
+		pco_put_position(out, state->commit_lsn, ++state->index);
 	else
 	{
-		char		lsn[17];
+		char		lsn[16];
 
-		pco_hex(lsn, message_lsn, 16);
-		pco_append_position(out, lsn, 0);
+		pco_hex16(lsn, message_lsn);
+		pco_put_position(out, lsn, 0);
 	}
-	appendStringInfoString(out, ",\"operation\":\"message\",\"metadata\":{\"postgres.prefix\":");
+	PCO_PUT_LIT(out, ",\"operation\":\"message\",\"metadata\":{\"postgres.prefix\":");
 	pco_json_escape(out, prefix, -1);
-	appendStringInfo(out, ",\"postgres.transactional\":\"%s\"",
-					 transactional ? "true" : "false");
 	if (transactional)
-		appendBinaryStringInfo(out, state->txn_meta.data, state->txn_meta.len);
-	appendStringInfoString(out, ",\"postgres.lsn\":\"");
-	pco_append_lsn(out, message_lsn);
-	appendStringInfoString(out, "\"},\"key\":null,\"payload\":{\"before\":null,\"after\":{\"content\":");
+	{
+		PCO_PUT_LIT(out, ",\"postgres.transactional\":\"true\"");
+		pco_put(out, state->txn_meta.data, state->txn_meta.len);
+	}
+	else
+		PCO_PUT_LIT(out, ",\"postgres.transactional\":\"false\"");
+	PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
+	pco_put_lsn(out, message_lsn);
+	PCO_PUT_LIT(out, "\"},\"key\":null,\"payload\":{\"before\":null,\"after\":{\"content\":");
 	if (pg_verifymbstr(message, message_size, true) &&
 		memchr(message, '\0', message_size) == NULL)
 		pco_json_escape(out, message, message_size);
@@ -719,7 +872,8 @@ pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 																 PointerGetDatum(b))),
 						-1);
 	}
-	appendBinaryStringInfo(out, "}}}", 3);
+	PCO_PUT_LIT(out, "}}}");
+	pco_terminate(out);
 	OutputPluginWrite(ctx, true);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_cxt);

@@ -31,7 +31,7 @@ SELECT pgconduit.drop_connector('src');
 SELECT pgconduit.drop_connector('dst');
 
 -- dropping the pipeline frees the connectors
-SELECT pgconduit.drop_pipeline('p1');
+SELECT pgconduit.drop_pipeline('p1', drop_slot => false);
 SELECT count(*) FROM pgconduit.pipeline;
 SELECT pgconduit.drop_connector('src');
 SELECT pgconduit.drop_connector('src2');

@@ -31,7 +31,7 @@ SET ROLE conduit_admin_member;
 SELECT pgconduit.create_destination('member_dst', '{"url": "dbname=d"}');
 SELECT pgconduit.create_pipeline('member_p', 'sec_src', 'member_dst', false);
 SELECT name, owner FROM pgconduit.pipelines;
-SELECT pgconduit.drop_pipeline('member_p');
+SELECT pgconduit.drop_pipeline('member_p', drop_slot => false);
 SELECT pgconduit.drop_connector('member_dst');
 RESET ROLE;
 

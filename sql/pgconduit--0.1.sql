@@ -307,11 +307,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM pgconduit._check_admin();
-	DELETE FROM pgconduit.pipeline p WHERE p.name = drop_pipeline.name;
-	IF NOT FOUND THEN
+	IF NOT EXISTS (SELECT 1 FROM pgconduit.pipeline p
+					WHERE p.name = drop_pipeline.name FOR UPDATE) THEN
 		RAISE EXCEPTION 'pipeline "%" does not exist', drop_pipeline.name
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	-- the worker must let go of the slot before it can be dropped
+	PERFORM pgconduit._stop_worker(drop_pipeline.name);
+	IF drop_slot THEN
+		PERFORM pgconduit._drop_source_objects(drop_pipeline.name);
+	END IF;
+	DELETE FROM pgconduit.pipeline p WHERE p.name = drop_pipeline.name;
 END
 $$;
 COMMENT ON FUNCTION pgconduit.drop_pipeline(text, boolean) IS 'stop and drop a pipeline, and by default its replication slot';
@@ -369,3 +375,206 @@ LANGUAGE C STRICT VOLATILE COST 1;
 
 
 -- ==== pipelines (issue 5): status, wait_for_pipeline, dead_letter go below ====
+
+------------------------------------------------------------------------
+-- Pipelines at run time
+------------------------------------------------------------------------
+
+-- Any change to a pipeline makes the launcher reconcile the workers of
+-- this database when the transaction ends.
+CREATE FUNCTION pgconduit._pipeline_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pgconduit_pipeline_trigger'
+LANGUAGE C;
+
+CREATE TRIGGER pipeline_changed
+	AFTER INSERT OR UPDATE OR DELETE ON pgconduit.pipeline
+	FOR EACH ROW EXECUTE FUNCTION pgconduit._pipeline_trigger();
+
+CREATE FUNCTION pgconduit._stop_worker(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_stop_worker'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION pgconduit._drop_source_objects(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_drop_source_objects'
+LANGUAGE C STRICT;
+
+REVOKE ALL ON FUNCTION pgconduit._pipeline_trigger(), pgconduit._stop_worker(text),
+	pgconduit._drop_source_objects(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._stop_worker(text),
+	pgconduit._drop_source_objects(text) TO pgconduit_admin;
+
+-- Destination side: where each pipeline writing into this database stands.
+-- Updated in the same transaction as the records it covers.
+CREATE TABLE pgconduit.progress (
+	pipeline_id	text PRIMARY KEY,
+	pipeline	text NOT NULL,
+	phase		text NOT NULL CHECK (phase IN ('snapshot', 'cdc', 'done')),
+	position	text NOT NULL,
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.progress IS 'last position applied here by each pgconduit pipeline';
+
+-- Destination side: records rejected by a pipeline with on_error = dead_letter.
+CREATE TABLE pgconduit.dead_letter (
+	id			bigserial PRIMARY KEY,
+	pipeline	text NOT NULL,
+	position	text,
+	record		jsonb NOT NULL,
+	sqlstate	text,
+	message		text,
+	detail		text,
+	hint		text,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.dead_letter IS 'records a pgconduit pipeline could not apply, with the error';
+
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.progress', '');
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.dead_letter', '');
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.dead_letter_id_seq', '');
+REVOKE ALL ON pgconduit.progress, pgconduit.dead_letter FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgconduit.progress, pgconduit.dead_letter
+	TO pgconduit_admin;
+GRANT USAGE ON SEQUENCE pgconduit.dead_letter_id_seq TO pgconduit_admin;
+
+-- Record a pipeline's phase and position (destination side).
+CREATE FUNCTION pgconduit._set_progress(p_id text, p_pipeline text,
+										p_phase text, p_position text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO pgconduit.progress AS g (pipeline_id, pipeline, phase, position, updated_at)
+	VALUES (p_id, p_pipeline, p_phase, p_position, now())
+	ON CONFLICT (pipeline_id) DO UPDATE
+		SET phase = excluded.phase, position = excluded.position,
+			updated_at = excluded.updated_at;
+END;
+
+-- Apply a batch of records for a pipeline (destination side), with its
+-- progress, in the caller's transaction.  When the batch fails, records
+-- are applied one by one to find the one the destination rejects: with
+-- on_error = dead_letter it goes to pgconduit.dead_letter and the rest are
+-- applied; with halt the records before it are applied and it is
+-- reported, and nothing after it.  It runs with the caller's search_path,
+-- which resolves the records' unqualified table names as write() does.
+CREATE FUNCTION pgconduit._apply_batch(p_id text, p_pipeline text, p_records jsonb,
+									   p_table text, p_on_error text,
+									   p_phase text, p_position text,
+									   OUT applied bigint, OUT dead_letters bigint,
+									   OUT failed_position text, OUT failed_table text,
+									   OUT err_sqlstate text, OUT err_message text,
+									   OUT err_detail text, OUT err_hint text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	r		jsonb;
+	v_last	text;
+BEGIN
+	applied := 0;
+	dead_letters := 0;
+	BEGIN
+		applied := pgconduit._write(p_records, p_table);
+		v_last := p_position;
+	EXCEPTION WHEN OTHERS THEN
+		applied := 0;
+		FOR r IN SELECT e.value FROM pg_catalog.jsonb_array_elements(p_records) e LOOP
+			BEGIN
+				applied := applied + pgconduit._write(r, p_table);
+				v_last := r->>'position';
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE,
+					err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
+					err_hint = PG_EXCEPTION_HINT;
+				IF p_on_error = 'dead_letter' THEN
+					INSERT INTO pgconduit.dead_letter
+						(pipeline, position, record, sqlstate, message, detail, hint)
+					VALUES (p_pipeline, r->>'position', r, err_sqlstate, err_message,
+							nullif(err_detail, ''), nullif(err_hint, ''));
+					dead_letters := dead_letters + 1;
+					v_last := r->>'position';
+				ELSE
+					failed_position := r->>'position';
+					failed_table := coalesce(p_table, r->'metadata'->>'table',
+											 r->'metadata'->>'opencdc.collection');
+					EXIT;
+				END IF;
+			END;
+		END LOOP;
+		IF failed_position IS NULL THEN
+			err_sqlstate := NULL;
+			err_message := NULL;
+			err_detail := NULL;
+			err_hint := NULL;
+		END IF;
+	END;
+	IF v_last IS NOT NULL THEN
+		PERFORM pgconduit._set_progress(p_id, p_pipeline, p_phase, v_last);
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION pgconduit._set_progress(text, text, text, text),
+	pgconduit._apply_batch(text, text, jsonb, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._set_progress(text, text, text, text),
+	pgconduit._apply_batch(text, text, jsonb, text, text, text, text) TO pgconduit_admin;
+
+-- The shared-memory status of this database's running pipelines.
+CREATE FUNCTION pgconduit._status(
+	OUT name text, OUT state text, OUT phase text,
+	OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint,
+	OUT received_position text, OUT applied_position text,
+	OUT received_lsn pg_lsn, OUT applied_lsn pg_lsn, OUT source_lsn pg_lsn,
+	OUT applied_commit_time timestamptz,
+	OUT records_read bigint, OUT records_written bigint,
+	OUT errors bigint, OUT dead_letters bigint,
+	OUT last_error text, OUT last_error_time timestamptz,
+	OUT error_position text, OUT error_table text,
+	OUT pid integer, OUT slot_name text, OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgconduit_status'
+LANGUAGE C;
+
+-- One row per pipeline: what its worker is doing, or why it is not running.
+CREATE VIEW pgconduit.status AS
+SELECT p.name AS pipeline,
+	   CASE WHEN s.name IS NOT NULL THEN s.state
+			WHEN NOT p.enabled THEN 'stopped'
+			ELSE 'waiting' END AS state,
+	   s.phase,
+	   coalesce(s.snapshot_rows_done, 0) AS snapshot_rows_done,
+	   coalesce(s.snapshot_rows_total, 0) AS snapshot_rows_total,
+	   s.received_position, s.applied_position,
+	   s.received_lsn, s.applied_lsn,
+	   CASE WHEN s.source_lsn > s.applied_lsn
+			THEN pg_catalog.pg_wal_lsn_diff(s.source_lsn, s.applied_lsn)
+			ELSE 0 END AS lag_bytes,
+	   CASE WHEN s.source_lsn > s.applied_lsn AND s.applied_commit_time IS NOT NULL
+			THEN extract(epoch FROM pg_catalog.now() - s.applied_commit_time)
+			ELSE 0 END AS lag_seconds,
+	   coalesce(s.records_read, 0) AS records_read,
+	   coalesce(s.records_written, 0) AS records_written,
+	   coalesce(s.errors, 0) AS errors,
+	   coalesce(s.dead_letters, 0) AS dead_letters,
+	   CASE WHEN s.name IS NULL AND p.enabled
+			THEN 'no free pipeline slot or not started yet: see pgconduit.max_pipelines'
+			ELSE s.last_error END AS last_error,
+	   s.last_error_time, s.error_position, s.error_table,
+	   s.pid, coalesce(s.slot_name, src.config->>'slot_name') AS slot_name,
+	   s.started_at
+  FROM pgconduit.pipeline p
+  JOIN pgconduit.connector src ON src.name = p.source
+  LEFT JOIN pgconduit._status() s ON s.name = p.name;
+
+REVOKE ALL ON FUNCTION pgconduit._status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._status() TO pgconduit_admin;
+REVOKE ALL ON pgconduit.status FROM PUBLIC;
+GRANT SELECT ON pgconduit.status TO pgconduit_admin;
+
+CREATE FUNCTION pgconduit.wait_for_pipeline(name text, timeout interval DEFAULT '1 min')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgconduit_wait_for_pipeline'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION pgconduit.wait_for_pipeline(text, interval) IS 'wait until a pipeline has applied its snapshot and every source change committed before the call';

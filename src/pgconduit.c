@@ -21,6 +21,7 @@
 #include "utils/guc.h"
 
 #include "pgconduit.h"
+#include "pipeline.h"
 
 PG_MODULE_MAGIC;
 
@@ -62,7 +63,12 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pgconduit");
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		pgc_preloaded = true;
+		pgc_shmem_init();
+		if (pgc_max_pipelines > 0)
+			pgc_launcher_register();
+	}
 }
 
 /*

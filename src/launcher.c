@@ -1,0 +1,481 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *	  The pgconduit launcher, and the scans that reconcile a database's
+ *	  pipeline workers with its catalog.
+ *
+ * The launcher is a static background worker connected to no database.
+ * When asked (see shmem.c: a change to pgconduit.pipeline, DROP EXTENSION,
+ * a worker that ended) and once after the server starts for every
+ * database, it runs a short-lived scan worker in that database.  The scan
+ * reads pgconduit.pipeline, if the extension is there, and starts a
+ * dynamic pipeline worker (worker.c) for each enabled pipeline that has
+ * none, and stops those whose pipeline was disabled or dropped.  Failed
+ * workers are retried with backoff when retrying can help.  The launcher
+ * sleeps on its latch in between.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pgconduit.h"
+#include "pipeline.h"
+
+PGDLLEXPORT void pgconduit_launcher_main(Datum main_arg);
+PGDLLEXPORT void pgconduit_scan_main(Datum main_arg);
+
+/* A pipeline as a scan reads it from the catalog */
+typedef struct PgcCatalogPipeline
+{
+	char		name[NAMEDATALEN];
+	char		slot_name[NAMEDATALEN];
+	bool		enabled;
+	Oid			owner;
+} PgcCatalogPipeline;
+
+/* Fill w for one of pgconduit's workers: function, type (and name) */
+static void
+pgc_worker_init(BackgroundWorker *w, const char *function, const char *type)
+{
+	memset(w, 0, sizeof(*w));
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(w->bgw_library_name, BGW_MAXLEN, "pgconduit");
+	snprintf(w->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(w->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(w->bgw_type, BGW_MAXLEN, "%s", type);
+}
+
+/* Register the launcher; called from _PG_init when preloaded */
+void
+pgc_launcher_register(void)
+{
+	BackgroundWorker w;
+
+	pgc_worker_init(&w, "pgconduit_launcher_main", "pgconduit launcher");
+	w.bgw_restart_time = 5;
+	RegisterBackgroundWorker(&w);
+}
+
+/* The databases that accept connections, read from pg_database */
+static List *
+pgc_database_list(void)
+{
+	List	   *dbs = NIL;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		MemoryContext old;
+
+		if (!db->datallowconn)
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		dbs = lappend_oid(dbs, db->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return dbs;
+}
+
+/*
+ * Run a scan worker in database dboid and wait for it to end.  Returns
+ * false if it could not be started (no free worker process).
+ */
+static bool
+pgc_run_scan(Oid dboid)
+{
+	BackgroundWorker w;
+	BackgroundWorkerHandle *handle;
+
+	pgc_worker_init(&w, "pgconduit_scan_main", "pgconduit scan");
+	snprintf(w.bgw_name, BGW_MAXLEN, "pgconduit scan of database %u", dboid);
+	w.bgw_main_arg = ObjectIdGetDatum(dboid);
+	w.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&w, &handle))
+		return false;
+	(void) WaitForBackgroundWorkerShutdown(handle);
+	pfree(handle);
+	return true;
+}
+
+/*
+ * The databases the launcher should scan now: those asked for, and those
+ * with a pipeline whose worker ended and is due to start again.  Frees the
+ * slots of workers that were stopped on purpose.  *timeout_ms is lowered
+ * to the next retry that is not yet due.
+ */
+static List *
+pgc_launcher_due(bool *all, long *timeout_ms)
+{
+	List	   *dbs = NIL;
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
+	*all = pgc_shared->rescan_all;
+	pgc_shared->rescan_all = false;
+	for (int i = 0; i < pgc_shared->nrescan; i++)
+		dbs = list_append_unique_oid(dbs, pgc_shared->rescan[i]);
+	pgc_shared->nrescan = 0;
+
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *slot = &pgc_shared->slots[i];
+		bool		due = false;
+
+		if (!slot->in_use)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		/* a worker that never came up */
+		if (slot->pid == -1 &&
+			TimestampDifferenceExceeds(slot->launched_at, now, 10000))
+			slot->pid = 0;
+		if (slot->pid == 0)
+		{
+			if (slot->stop_requested)
+				slot->in_use = false;
+			else if (slot->state == PGC_STATE_DONE ||
+					 (slot->state == PGC_STATE_FAILED && !slot->retry))
+				 /* waits for start_pipeline */ ;
+			else if (slot->retry_at <= now)
+				due = true;
+			else
+			{
+				long		secs;
+				int			usecs;
+
+				TimestampDifference(now, slot->retry_at, &secs, &usecs);
+				*timeout_ms = Min(*timeout_ms, secs * 1000 + usecs / 1000 + 1);
+			}
+		}
+		SpinLockRelease(&slot->mutex);
+		if (due)
+			dbs = list_append_unique_oid(dbs, slot->dboid);
+	}
+	LWLockRelease(pgc_shared->lock);
+	return dbs;
+}
+
+/* Free the slots of pipelines whose database is gone */
+static void
+pgc_forget_databases(List *existing)
+{
+	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *slot = &pgc_shared->slots[i];
+
+		if (slot->in_use && slot->pid == 0 &&
+			!list_member_oid(existing, slot->dboid))
+			slot->in_use = false;
+	}
+	LWLockRelease(pgc_shared->lock);
+}
+
+/* Launcher: scan every database once, then whenever asked */
+void
+pgconduit_launcher_main(Datum main_arg)
+{
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
+	pgc_shared->launcher_pid = MyProcPid;
+	pgc_shared->launcher_latch = MyLatch;
+	pgc_shared->rescan_all = true;
+	LWLockRelease(pgc_shared->lock);
+
+	while (!ShutdownRequestPending)
+	{
+		bool		all;
+		long		timeout_ms = 10000;
+		List	   *dbs;
+		ListCell   *lc;
+
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		dbs = pgc_launcher_due(&all, &timeout_ms);
+		if (all || dbs != NIL)
+		{
+			List	   *existing = pgc_database_list();
+
+			pgc_forget_databases(existing);
+			if (all)
+				dbs = list_concat_unique_oid(dbs, existing);
+			else
+			{
+				List	   *keep = NIL;
+
+				foreach(lc, dbs)
+					if (list_member_oid(existing, lfirst_oid(lc)))
+						keep = lappend_oid(keep, lfirst_oid(lc));
+				dbs = keep;
+			}
+		}
+		foreach(lc, dbs)
+		{
+			if (ShutdownRequestPending)
+				break;
+			if (!pgc_run_scan(lfirst_oid(lc)))
+			{
+				/* no worker process free: try again soon */
+				pgc_request_rescan(lfirst_oid(lc));
+				timeout_ms = Min(timeout_ms, 1000);
+				break;
+			}
+		}
+		/*
+		 * Waiting for a scan resets the latch, which may have swallowed a
+		 * request that came meanwhile: look again before sleeping.
+		 */
+		if (dbs != NIL)
+			SetLatch(MyLatch);
+		list_free(dbs);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		/* absorb ProcSignalBarriers, which DROP DATABASE waits for */
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
+	pgc_shared->launcher_pid = 0;
+	pgc_shared->launcher_latch = NULL;
+	LWLockRelease(pgc_shared->lock);
+	proc_exit(0);
+}
+
+/* Start the worker of slot; caller holds pgc_shared->lock exclusively */
+void
+pgc_start_worker(PgcSlot *slot)
+{
+	BackgroundWorker w;
+	int			index = slot - pgc_shared->slots;
+
+	pgc_worker_init(&w, "pgconduit_worker_main", "pgconduit pipeline");
+	snprintf(w.bgw_name, BGW_MAXLEN, "pgconduit pipeline %s", slot->name);
+	snprintf(w.bgw_type, BGW_MAXLEN, "pgconduit pipeline %s", slot->name);
+	w.bgw_main_arg = Int32GetDatum(index);
+	w.bgw_notify_pid = pgc_shared->launcher_pid;
+
+	SpinLockAcquire(&slot->mutex);
+	slot->pid = -1;
+	slot->launched_at = GetCurrentTimestamp();
+	slot->stop_requested = false;
+	if (slot->state != PGC_STATE_FAILED)
+		slot->state = PGC_STATE_STARTING;
+	SpinLockRelease(&slot->mutex);
+
+	if (!RegisterDynamicBackgroundWorker(&w, NULL))
+	{
+		SpinLockAcquire(&slot->mutex);
+		slot->pid = 0;
+		pgc_slot_update_failure(slot, true);
+		strlcpy(slot->last_error,
+				"could not start a background worker: max_worker_processes is too low",
+				PGC_ERROR_LEN);
+		slot->last_error_time = GetCurrentTimestamp();
+		SpinLockRelease(&slot->mutex);
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the worker of pgconduit pipeline \"%s\"",
+						slot->name),
+				 errhint("Raise max_worker_processes.")));
+	}
+}
+
+/* Read this database's pipelines (none without the extension) */
+static List *
+pgc_scan_catalog(void)
+{
+	List	   *result = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "reading pgconduit.pipeline");
+	if (OidIsValid(get_extension_oid("pgconduit", true)))
+	{
+		if (SPI_execute("SELECT p.name, p.enabled, r.oid, s.config->>'slot_name'"
+						"  FROM pgconduit.pipeline p"
+						"  JOIN pgconduit.connector s ON s.name = p.source"
+						"  LEFT JOIN pg_catalog.pg_roles r ON r.rolname = p.owner",
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pgconduit.pipeline");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			PgcCatalogPipeline *p = MemoryContextAllocZero(cxt, sizeof(PgcCatalogPipeline));
+			bool		isnull;
+			char	   *slot_name;
+
+			strlcpy(p->name, SPI_getvalue(tup, desc, 1), NAMEDATALEN);
+			p->enabled = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+			p->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+			if (isnull)
+				p->owner = InvalidOid;
+			slot_name = SPI_getvalue(tup, desc, 4);
+			if (slot_name)
+				strlcpy(p->slot_name, slot_name, NAMEDATALEN);
+			result = lappend(result, p);
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
+}
+
+/*
+ * Scan worker: make the running workers of this database match its
+ * enabled pipelines.
+ */
+void
+pgconduit_scan_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	List	   *pipelines;
+	ListCell   *lc;
+	TimestampTz now;
+	bool		warned = false;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	pipelines = pgc_scan_catalog();
+	now = GetCurrentTimestamp();
+
+	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
+
+	/* stop what is no longer wanted */
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *slot = &pgc_shared->slots[i];
+		bool		wanted = false;
+
+		if (!slot->in_use || slot->dboid != dboid)
+			continue;
+		foreach(lc, pipelines)
+		{
+			PgcCatalogPipeline *p = lfirst(lc);
+
+			if (strcmp(p->name, slot->name) == 0 && p->enabled)
+				wanted = true;
+		}
+		if (wanted)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		slot->stop_requested = true;
+		if (slot->pid > 0)
+			kill(slot->pid, SIGTERM);
+		else if (slot->pid == 0)
+			slot->in_use = false;
+		SpinLockRelease(&slot->mutex);
+	}
+
+	/* start what is wanted and not running */
+	foreach(lc, pipelines)
+	{
+		PgcCatalogPipeline *p = lfirst(lc);
+		PgcSlot    *slot;
+		bool		start;
+
+		if (!p->enabled)
+			continue;
+		slot = pgc_slot_find(dboid, p->name);
+		if (slot == NULL)
+		{
+			for (int i = 0; i < pgc_shared->nslots && slot == NULL; i++)
+			{
+				if (pgc_shared->slots[i].in_use)
+					continue;
+				slot = &pgc_shared->slots[i];
+				SpinLockAcquire(&slot->mutex);
+				memset((char *) slot + offsetof(PgcSlot, pid), 0,
+					   sizeof(PgcSlot) - offsetof(PgcSlot, pid));
+				slot->state = PGC_STATE_STARTING;
+				SpinLockRelease(&slot->mutex);
+				slot->in_use = true;
+				slot->dboid = dboid;
+				strlcpy(slot->name, p->name, NAMEDATALEN);
+			}
+			if (slot == NULL)
+			{
+				if (!warned)
+					ereport(WARNING,
+							(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+							 errmsg("pgconduit pipeline \"%s\" cannot start: all %d pipeline slots are in use",
+									p->name, pgc_shared->nslots),
+							 errhint("Raise pgconduit.max_pipelines and restart the server, or stop another pipeline.")));
+				warned = true;
+				continue;
+			}
+		}
+		strlcpy(slot->slot_name, p->slot_name, NAMEDATALEN);
+		slot->owner = p->owner;
+
+		SpinLockAcquire(&slot->mutex);
+		start = (slot->pid == 0 &&
+				 slot->state != PGC_STATE_DONE &&
+				 !(slot->state == PGC_STATE_FAILED && !slot->retry) &&
+				 slot->retry_at <= now);
+		if (start && !OidIsValid(p->owner))
+		{
+			pgc_slot_update_failure(slot, false);
+			snprintf(slot->last_error, PGC_ERROR_LEN,
+					 "the owner of pipeline \"%s\" does not exist", p->name);
+			slot->last_error_time = now;
+			start = false;
+		}
+		SpinLockRelease(&slot->mutex);
+		if (start)
+			pgc_start_worker(slot);
+	}
+	LWLockRelease(pgc_shared->lock);
+	proc_exit(0);
+}

@@ -1,0 +1,119 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.h
+ *	  Pipelines at run time: the shared-memory slot of each running
+ *	  pipeline, the launcher, the worker and its source and destination.
+ *
+ * Locking: PgcShared->lock (an LWLock) guards which slots are in use and
+ * for which pipeline, and the launcher's request fields.  Each slot's
+ * mutex (a spinlock) guards its status fields, which only the slot's
+ * worker writes while it runs; readers copy them under the mutex.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGC_PIPELINE_H
+#define PGC_PIPELINE_H
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+
+#include "config.h"
+
+#define PGC_POSITION_LEN	33	/* 16 hex / 16 hex */
+#define PGC_ERROR_LEN		1024
+#define PGC_MAX_RESCAN		64
+
+typedef enum PgcState
+{
+	PGC_STATE_STARTING,
+	PGC_STATE_RUNNING,
+	PGC_STATE_FAILED,
+	PGC_STATE_DONE,
+	PGC_STATE_STOPPED
+} PgcState;
+
+typedef enum PgcPhase
+{
+	PGC_PHASE_CONNECT,
+	PGC_PHASE_SNAPSHOT,
+	PGC_PHASE_CDC,
+	PGC_PHASE_DONE
+} PgcPhase;
+
+/* One running (or failed) pipeline */
+typedef struct PgcSlot
+{
+	/* identity: set and cleared under PgcShared->lock */
+	bool		in_use;
+	Oid			dboid;
+	Oid			owner;
+	char		name[NAMEDATALEN];
+	char		slot_name[NAMEDATALEN];
+
+	/* status: under mutex */
+	slock_t		mutex;
+	pid_t		pid;			/* 0: no worker, -1: being started */
+	TimestampTz launched_at;
+	PgcState	state;
+	PgcPhase	phase;
+	bool		stop_requested; /* stopped on purpose: do not restart */
+	bool		retry;			/* failed, and retrying may help */
+	int			failures;		/* consecutive failures, for backoff */
+	TimestampTz retry_at;
+	TimestampTz started_at;
+	int64		snapshot_done;
+	int64		snapshot_total;
+	int64		records_read;
+	int64		records_written;
+	int64		errors;
+	int64		dead_letters;
+	XLogRecPtr	received_lsn;	/* commit LSN of the last record received */
+	XLogRecPtr	applied_lsn;	/* commit LSN of the last record applied */
+	XLogRecPtr	source_lsn;		/* the source's WAL end, last heard */
+	XLogRecPtr	marker_lsn;		/* wait_for_pipeline markers applied */
+	TimestampTz applied_commit_time;
+	char		received_position[PGC_POSITION_LEN + 1];
+	char		applied_position[PGC_POSITION_LEN + 1];
+	char		error_position[PGC_POSITION_LEN + 1];
+	char		error_table[2 * NAMEDATALEN + 8];
+	char		last_error[PGC_ERROR_LEN];
+	TimestampTz last_error_time;
+} PgcSlot;
+
+typedef struct PgcShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	bool		rescan_all;
+	int			nrescan;
+	Oid			rescan[PGC_MAX_RESCAN];
+	int			nslots;
+	PgcSlot		slots[FLEXIBLE_ARRAY_MEMBER];
+} PgcShared;
+
+extern PgcShared *pgc_shared;
+
+/* shmem.c */
+extern void pgc_shmem_init(void);
+extern PgcSlot *pgc_slot_find(Oid dboid, const char *name);
+extern void pgc_request_rescan(Oid dboid);
+extern void pgc_rescan_at_commit(void);
+extern void pgc_restart_at_commit(const char *name);
+extern void pgc_stop_workers(Oid dboid, const char *name, bool wait,
+							 bool mark_stop);
+extern void pgc_slot_update_failure(PgcSlot *slot, bool retry);
+
+/* launcher.c */
+extern void pgc_launcher_register(void);
+extern void pgc_start_worker(PgcSlot *slot);
+
+/* worker.c */
+extern void pgc_slot_set_error(PgcSlot *slot, const char *msg,
+							   const char *position, const char *table);
+extern char *pgc_pipeline_id(const char *name);
+
+#endif							/* PGC_PIPELINE_H */

@@ -1,0 +1,247 @@
+/*-------------------------------------------------------------------------
+ *
+ * pq.c
+ *	  libpq from inside the server, with every wait on the process latch.
+ *
+ * Pipeline workers talk to their source and destination, and
+ * wait_for_pipeline() and drop_pipeline() to a source, through libpq.  A
+ * blocking libpq call would ignore SIGTERM, query cancel and the
+ * postmaster's death, so connections are made with PQconnectStart and
+ * PQconnectPoll and results read with PQconsumeInput, each wait going
+ * through WaitLatchOrSocket followed by CHECK_FOR_INTERRUPTS, as
+ * libpqwalreceiver does.  A remote error becomes a local ERROR that keeps
+ * the remote SQLSTATE, message, detail and hint.  Connections are closed
+ * by the caller; a worker's are closed by its exit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+
+#include "pq.h"
+
+/*
+ * Wait until the socket of conn is ready for events (WL_SOCKET_*), the
+ * latch is set, or timeout_ms passes (-1: no timeout); serve interrupts.
+ */
+void
+pgc_pq_wait(PGconn *conn, int events, long timeout_ms)
+{
+	int			rc;
+	int			flags = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | events;
+
+	if (timeout_ms >= 0)
+		flags |= WL_TIMEOUT;
+	rc = WaitLatchOrSocket(MyLatch, flags, PQsocket(conn), timeout_ms,
+						   PG_WAIT_EXTENSION);
+	if (rc & WL_LATCH_SET)
+		ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * Connect to url, as a replication connection (replication=database) if
+ * asked.  what names the connection in errors ("source", "destination").
+ * When require_password is set, a connection that did not use a password
+ * is refused, as dblink refuses it for users who are not superusers.
+ */
+PGconn *
+pgc_pq_connect(const char *url, bool replication, const char *appname,
+			   const char *what, bool require_password)
+{
+	char	   *err = NULL;
+	PGconn	   *conn = pgc_pq_try_connect(url, replication, appname,
+										  require_password, &err);
+
+	if (conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to the %s", what),
+				 errdetail_internal("%s", err)));
+	if (require_password && !PQconnectionUsedPassword(conn))
+	{
+		PQfinish(conn);
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required to connect to the %s", what),
+				 errdetail("The pipeline's owner is not a superuser, and the connection did not use a password."),
+				 errhint("Put a password in the connector's url, or have a superuser own the pipeline.")));
+	}
+	return conn;
+}
+
+/*
+ * Connect to url; on failure return NULL and set *err to libpq's message.
+ * Interrupts are still served (and raise their ERROR) while waiting.
+ */
+PGconn *
+pgc_pq_try_connect(const char *url, bool replication, const char *appname,
+				   bool require_password, char **err)
+{
+	const char *keys[5];
+	const char *vals[5];
+	int			n = 0;
+	PGconn	   *conn;
+	volatile PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+
+	keys[n] = "dbname";
+	vals[n++] = url;
+	if (replication)
+	{
+		keys[n] = "replication";
+		vals[n++] = "database";
+	}
+	keys[n] = "fallback_application_name";
+	vals[n++] = appname;
+	keys[n] = "client_encoding";
+	vals[n++] = GetDatabaseEncodingName();
+	keys[n] = NULL;
+	vals[n] = NULL;
+
+	conn = PQconnectStartParams(keys, vals, true);
+	if (conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	PG_TRY();
+	{
+		while (PQstatus(conn) != CONNECTION_BAD &&
+			   status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
+		{
+			if (status == PGRES_POLLING_READING)
+				pgc_pq_wait(conn, WL_SOCKET_READABLE, -1);
+			else if (status == PGRES_POLLING_WRITING)
+				pgc_pq_wait(conn, WL_SOCKET_WRITEABLE, -1);
+			status = PQconnectPoll(conn);
+		}
+	}
+	PG_CATCH();
+	{
+		PQfinish(conn);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		*err = pchomp(PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Close *conn if open */
+void
+pgc_pq_finish(PGconn **conn)
+{
+	if (*conn != NULL)
+		PQfinish(*conn);
+	*conn = NULL;
+}
+
+/*
+ * Raise the error of res (or of conn when res is NULL) as a local ERROR
+ * with the remote SQLSTATE, message, detail and hint.  Frees res.
+ */
+void
+pgc_pq_raise(PGconn *conn, PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *det = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	int			code = ERRCODE_CONNECTION_FAILURE;
+	char	   *m,
+			   *d = det ? pstrdup(det) : NULL,
+			   *h = hint ? pstrdup(hint) : NULL;
+
+	if (state != NULL && strlen(state) == 5)
+		code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+	m = pchomp(msg ? msg : PQerrorMessage(conn));
+	if (res)
+		PQclear(res);
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg_internal("%s", m),
+			 d ? errdetail_internal("%s", d) : 0,
+			 h ? errhint("%s", h) : 0,
+			 errcontext("on the %s", what)));
+}
+
+/* Send a query (with text parameters) without waiting for its result */
+void
+pgc_pq_send(PGconn *conn, const char *what, const char *sql, int nparams,
+			const char *const *params)
+{
+	int			ok;
+
+	/* the simple protocol when there are no parameters: several commands */
+	if (nparams == 0)
+		ok = PQsendQuery(conn, sql);
+	else
+		ok = PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (!ok)
+		pgc_pq_raise(conn, NULL, what);
+	/* flush what libpq could not send at once */
+	while (PQflush(conn) == 1)
+		pgc_pq_wait(conn, WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
+}
+
+/*
+ * The next result of the query in progress, or NULL when there is none;
+ * waits on the latch meanwhile.
+ */
+PGresult *
+pgc_pq_get_result(PGconn *conn, const char *what)
+{
+	while (PQisBusy(conn))
+	{
+		pgc_pq_wait(conn, WL_SOCKET_READABLE, -1);
+		if (!PQconsumeInput(conn))
+			pgc_pq_raise(conn, NULL, what);
+	}
+	return PQgetResult(conn);
+}
+
+/*
+ * Run one statement and return its result; an error result (or a lost
+ * connection) raises an ERROR.  The caller PQclears the result.
+ */
+PGresult *
+pgc_pq_exec(PGconn *conn, const char *what, const char *sql, int nparams,
+			const char *const *params)
+{
+	PGresult   *res;
+	PGresult   *last = NULL;
+
+	pgc_pq_send(conn, what, sql, nparams, params);
+	while ((res = pgc_pq_get_result(conn, what)) != NULL)
+	{
+		if (last)
+			PQclear(last);
+		last = res;
+		if (PQresultStatus(res) == PGRES_COPY_BOTH ||
+			PQresultStatus(res) == PGRES_COPY_OUT ||
+			PQresultStatus(res) == PGRES_COPY_IN)
+			return res;
+	}
+	if (last == NULL)
+		pgc_pq_raise(conn, NULL, what);
+	if (PQresultStatus(last) != PGRES_TUPLES_OK &&
+		PQresultStatus(last) != PGRES_COMMAND_OK)
+		pgc_pq_raise(conn, last, what);
+	return last;
+}
+
+/* Run a statement whose result is not needed */
+void
+pgc_pq_command(PGconn *conn, const char *what, const char *sql)
+{
+	PQclear(pgc_pq_exec(conn, what, sql, 0, NULL));
+}

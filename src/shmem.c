@@ -1,0 +1,477 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  Shared state of the pipelines: one slot per running pipeline, the
+ *	  launcher's requests, and the hooks that keep both current.
+ *
+ * A slot (PgcSlot, see pipeline.h for the locking rules) holds a
+ * pipeline's identity and status; pgconduit.status reads it.  Changes to
+ * pgconduit.pipeline (a trigger), DROP EXTENSION and DROP DATABASE (an
+ * object access hook) ask the launcher to rescan a database once the
+ * transaction ends, and stop the workers a drop would otherwise wait for.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "replication/slot.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "pgconduit.h"
+#include "pipeline.h"
+
+PgcShared  *pgc_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/* what this backend asks for when its transaction ends */
+static bool pgc_xact_callback_registered = false;
+static bool pgc_pending_rescan = false;
+static List *pgc_pending_restarts = NIL;	/* pipeline names, in
+											 * TopMemoryContext */
+
+PG_FUNCTION_INFO_V1(pgconduit_pipeline_trigger);
+PG_FUNCTION_INFO_V1(pgconduit_status);
+PG_FUNCTION_INFO_V1(pgconduit_stop_worker);
+
+/* Size of the shared state */
+static Size
+pgc_shmem_size(void)
+{
+	return add_size(offsetof(PgcShared, slots),
+					mul_size(sizeof(PgcSlot), Max(pgc_max_pipelines, 1)));
+}
+
+/* shmem_request_hook: reserve the shared state and its lock */
+static void
+pgc_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(pgc_shmem_size());
+	RequestNamedLWLockTranche("pgconduit", 1);
+}
+
+/* shmem_startup_hook: create or attach to the shared state */
+static void
+pgc_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pgc_shared = ShmemInitStruct("pgconduit", pgc_shmem_size(), &found);
+	if (!found)
+	{
+		memset(pgc_shared, 0, pgc_shmem_size());
+		pgc_shared->lock = &(GetNamedLWLockTranche("pgconduit"))->lock;
+		pgc_shared->nslots = pgc_max_pipelines;
+		for (int i = 0; i < pgc_shared->nslots; i++)
+			SpinLockInit(&pgc_shared->slots[i].mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * The slot of pipeline name in database dboid, or NULL.  Caller holds
+ * pgc_shared->lock.
+ */
+PgcSlot *
+pgc_slot_find(Oid dboid, const char *name)
+{
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *slot = &pgc_shared->slots[i];
+
+		if (slot->in_use && slot->dboid == dboid &&
+			strcmp(slot->name, name) == 0)
+			return slot;
+	}
+	return NULL;
+}
+
+/* Ask the launcher to reconcile database dboid's workers with its catalog */
+void
+pgc_request_rescan(Oid dboid)
+{
+	bool		queued = false;
+
+	if (pgc_shared == NULL)
+		return;
+	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < pgc_shared->nrescan; i++)
+		if (pgc_shared->rescan[i] == dboid)
+			queued = true;
+	if (!queued)
+	{
+		if (pgc_shared->nrescan < PGC_MAX_RESCAN)
+			pgc_shared->rescan[pgc_shared->nrescan++] = dboid;
+		else
+			pgc_shared->rescan_all = true;
+	}
+	if (pgc_shared->launcher_latch)
+		SetLatch(pgc_shared->launcher_latch);
+	LWLockRelease(pgc_shared->lock);
+}
+
+/*
+ * At the end of the transaction: clear the failure of pipelines that
+ * start_pipeline() (re)enabled, so they start at once, then wake the
+ * launcher.  On abort the rescan still happens: a worker that a rolled
+ * back drop stopped is started again.
+ */
+static void
+pgc_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (event == XACT_EVENT_COMMIT && pgc_shared != NULL)
+	{
+		LWLockAcquire(pgc_shared->lock, LW_SHARED);
+		foreach(lc, pgc_pending_restarts)
+		{
+			PgcSlot    *slot = pgc_slot_find(MyDatabaseId, lfirst(lc));
+
+			if (slot == NULL)
+				continue;
+			SpinLockAcquire(&slot->mutex);
+			if (slot->state == PGC_STATE_FAILED || slot->state == PGC_STATE_STOPPED)
+				slot->state = PGC_STATE_STARTING;
+			slot->retry = true;
+			slot->retry_at = 0;
+			slot->failures = 0;
+			slot->stop_requested = false;
+			SpinLockRelease(&slot->mutex);
+		}
+		LWLockRelease(pgc_shared->lock);
+	}
+	list_free_deep(pgc_pending_restarts);
+	pgc_pending_restarts = NIL;
+	if (pgc_pending_rescan)
+		pgc_request_rescan(MyDatabaseId);
+	pgc_pending_rescan = false;
+}
+
+/* Rescan this database when the current transaction ends */
+void
+pgc_rescan_at_commit(void)
+{
+	if (!pgc_xact_callback_registered)
+	{
+		RegisterXactCallback(pgc_xact_callback, NULL);
+		pgc_xact_callback_registered = true;
+	}
+	pgc_pending_rescan = true;
+}
+
+/* Start pipeline name at once, failed or not, if the transaction commits */
+void
+pgc_restart_at_commit(const char *name)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	pgc_pending_restarts = lappend(pgc_pending_restarts, pstrdup(name));
+	MemoryContextSwitchTo(old);
+	pgc_rescan_at_commit();
+}
+
+/*
+ * Signal the workers of database dboid (only pipeline name's, if given) to
+ * stop; with wait, wait until they are gone.  With mark_stop, the launcher
+ * does not start them again until the catalog says so; without, it does
+ * after the usual pause.
+ */
+void
+pgc_stop_workers(Oid dboid, const char *name, bool wait, bool mark_stop)
+{
+	TimestampTz deadline = GetCurrentTimestamp() + 30 * USECS_PER_SEC;
+
+	if (pgc_shared == NULL)
+		return;
+	for (;;)
+	{
+		bool		running = false;
+
+		LWLockAcquire(pgc_shared->lock, LW_SHARED);
+		for (int i = 0; i < pgc_shared->nslots; i++)
+		{
+			PgcSlot    *slot = &pgc_shared->slots[i];
+			pid_t		pid;
+
+			if (!slot->in_use || slot->dboid != dboid ||
+				(name != NULL && strcmp(slot->name, name) != 0))
+				continue;
+			SpinLockAcquire(&slot->mutex);
+			if (mark_stop)
+				slot->stop_requested = true;
+			pid = slot->pid;
+			SpinLockRelease(&slot->mutex);
+			if (pid > 0)
+			{
+				kill(pid, SIGTERM);
+				running = true;
+			}
+			else if (pid < 0)
+				running = true;
+		}
+		LWLockRelease(pgc_shared->lock);
+		if (!wait || !running)
+			return;
+		if (GetCurrentTimestamp() > deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("pipeline worker did not stop within 30 seconds")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Record a failure in slot: with retry, schedule the next attempt with
+ * exponential backoff (1 s doubling to 60 s).  Caller holds the mutex.
+ */
+void
+pgc_slot_update_failure(PgcSlot *slot, bool retry)
+{
+	int			delay;
+
+	slot->state = PGC_STATE_FAILED;
+	slot->retry = retry;
+	slot->errors++;
+	slot->failures++;
+	delay = 1 << Min(slot->failures - 1, 6);
+	slot->retry_at = GetCurrentTimestamp() + (int64) Min(delay, 60) * USECS_PER_SEC;
+}
+
+/*
+ * object_access_hook: before DROP DATABASE counts the sessions in the
+ * database, and while DROP EXTENSION pgconduit runs, stop the workers it
+ * would otherwise wait for or leave behind; a rescan at the end of the
+ * transaction starts them again if the drop rolled back.
+ */
+static void
+pgc_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				  int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || pgc_shared == NULL)
+		return;
+	if (classId == DatabaseRelationId)
+	{
+		int			nslots;
+		int			nactive;
+
+		/*
+		 * DROP DATABASE refuses a database with sessions or active logical
+		 * slots: stop the workers connected to it and wait until their
+		 * walsenders let go of its slots.  If the drop fails, the launcher
+		 * starts them again.
+		 */
+		pgc_stop_workers(objectId, NULL, true, false);
+		for (int i = 0; i < 1000; i++)
+		{
+			(void) ReplicationSlotsCountDBSlots(objectId, &nslots, &nactive);
+			if (nactive == 0)
+				break;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	else if (classId == ExtensionRelationId &&
+			 objectId == get_extension_oid("pgconduit", true))
+	{
+		pgc_stop_workers(MyDatabaseId, NULL, false, true);
+		pgc_rescan_at_commit();
+	}
+}
+
+/* Install the hooks; called from _PG_init when preloaded */
+void
+pgc_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pgc_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pgc_shmem_startup;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = pgc_object_access;
+}
+
+/*
+ * Trigger on pgconduit.pipeline: any change (by the SQL API, a restore, or
+ * by hand) makes the launcher reconcile this database's workers when the
+ * transaction ends; enabling a pipeline also clears its failure.
+ */
+Datum
+pgconduit_pipeline_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "pgconduit._pipeline_trigger() must be called as a trigger");
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	if (pgc_shared != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+		bool		isnull;
+		Datum		enabled;
+
+		enabled = heap_getattr(tuple, SPI_fnumber(desc, "enabled"), desc, &isnull);
+		if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) && !isnull &&
+			DatumGetBool(enabled))
+			pgc_restart_at_commit(SPI_getvalue(tuple, desc, SPI_fnumber(desc, "name")));
+		else
+			pgc_rescan_at_commit();
+	}
+	return PointerGetDatum(tuple);
+}
+
+/* Text of a state and a phase, as pgconduit.status shows them */
+static const char *
+pgc_state_name(PgcState state)
+{
+	switch (state)
+	{
+		case PGC_STATE_STARTING:
+			return "starting";
+		case PGC_STATE_RUNNING:
+			return "running";
+		case PGC_STATE_FAILED:
+			return "failed";
+		case PGC_STATE_DONE:
+			return "done";
+		case PGC_STATE_STOPPED:
+			return "stopped";
+	}
+	return "unknown";
+}
+
+static const char *
+pgc_phase_name(PgcPhase phase)
+{
+	switch (phase)
+	{
+		case PGC_PHASE_CONNECT:
+			return "connect";
+		case PGC_PHASE_SNAPSHOT:
+			return "snapshot";
+		case PGC_PHASE_CDC:
+			return "cdc";
+		case PGC_PHASE_DONE:
+			return "done";
+	}
+	return "unknown";
+}
+
+/*
+ * SQL: pgconduit._status(): the shared status of this database's pipeline
+ * slots; the view pgconduit.status joins it with the catalog.
+ */
+Datum
+pgconduit_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (pgc_shared == NULL)
+		PG_RETURN_VOID();
+
+	LWLockAcquire(pgc_shared->lock, LW_SHARED);
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *s = &pgc_shared->slots[i];
+		PgcSlot		c;
+		Datum		v[22];
+		bool		n[22];
+		int			k = 0;
+
+		if (!s->in_use || s->dboid != MyDatabaseId)
+			continue;
+		SpinLockAcquire(&s->mutex);
+		memcpy(&c, s, sizeof(PgcSlot));
+		SpinLockRelease(&s->mutex);
+
+		memset(n, 0, sizeof(n));
+		v[k++] = CStringGetTextDatum(c.name);
+		v[k++] = CStringGetTextDatum(pgc_state_name(c.state));
+		v[k++] = CStringGetTextDatum(pgc_phase_name(c.phase));
+		v[k++] = Int64GetDatum(c.snapshot_done);
+		v[k++] = Int64GetDatum(c.snapshot_total);
+		n[k] = (c.received_position[0] == '\0');
+		v[k++] = CStringGetTextDatum(c.received_position);
+		n[k] = (c.applied_position[0] == '\0');
+		v[k++] = CStringGetTextDatum(c.applied_position);
+		n[k] = (c.received_lsn == InvalidXLogRecPtr);
+		v[k++] = LSNGetDatum(c.received_lsn);
+		n[k] = (c.applied_lsn == InvalidXLogRecPtr);
+		v[k++] = LSNGetDatum(c.applied_lsn);
+		n[k] = (c.source_lsn == InvalidXLogRecPtr);
+		v[k++] = LSNGetDatum(c.source_lsn);
+		n[k] = (c.applied_commit_time == 0);
+		v[k++] = TimestampTzGetDatum(c.applied_commit_time);
+		v[k++] = Int64GetDatum(c.records_read);
+		v[k++] = Int64GetDatum(c.records_written);
+		v[k++] = Int64GetDatum(c.errors);
+		v[k++] = Int64GetDatum(c.dead_letters);
+		n[k] = (c.last_error[0] == '\0');
+		v[k++] = CStringGetTextDatum(c.last_error);
+		n[k] = (c.last_error_time == 0);
+		v[k++] = TimestampTzGetDatum(c.last_error_time);
+		n[k] = (c.error_position[0] == '\0');
+		v[k++] = CStringGetTextDatum(c.error_position);
+		n[k] = (c.error_table[0] == '\0');
+		v[k++] = CStringGetTextDatum(c.error_table);
+		n[k] = (c.pid <= 0);
+		v[k++] = Int32GetDatum(c.pid);
+		v[k++] = CStringGetTextDatum(c.slot_name);
+		n[k] = (c.started_at == 0);
+		v[k++] = TimestampTzGetDatum(c.started_at);
+		Assert(k == 22);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	}
+	LWLockRelease(pgc_shared->lock);
+	PG_RETURN_VOID();
+}
+
+/* SQL: pgconduit._stop_worker(name): stop a pipeline's worker and wait */
+Datum
+pgconduit_stop_worker(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	pgc_check_admin();
+	pgc_stop_workers(MyDatabaseId, name, true, true);
+	PG_RETURN_VOID();
+}

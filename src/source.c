@@ -1,0 +1,710 @@
+/*-------------------------------------------------------------------------
+ *
+ * source.c
+ *	  The source side of a pipeline worker: the table, the slot and
+ *	  publication, the snapshot, and the stream of changes.
+ *
+ * Everything happens over libpq, so the source may be this database,
+ * another one, or another server.  The snapshot follows the handoff of
+ * DESIGN.md: the slot exists first; a transaction takes the table's SHARE
+ * lock, reads the cut LSN and exports its snapshot; a second connection
+ * imports the snapshot and reads the rows while the first commits at once.
+ * The snapshot's rows are applied in one destination transaction, so a
+ * crash during it leaves nothing behind and it starts over.  The stream
+ * then reads pgconduit_output's records and drops those at or before the
+ * recorded position, which starts at the cut; the slot is confirmed only
+ * up to what the destination has committed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlogdefs.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "replication/logicalproto.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "pgconduit.h"
+#include "pq.h"
+#include "worker.h"
+
+/* How often the worker reports its position to the walsender anyway */
+#define PGC_FEEDBACK_INTERVAL_MS	1000
+
+/* Quote a string as an SQL literal for a replication command */
+static char *
+pgc_literal(const char *s)
+{
+	return quote_literal_cstr(s);
+}
+
+/* An identifier in double quotes, quotes inside doubled, even if plain */
+static char *
+pgc_quote_always(const char *ident)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '"');
+	for (const char *p = ident; *p; p++)
+	{
+		if (*p == '"')
+			appendStringInfoChar(&buf, '"');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '"');
+	return buf.data;
+}
+
+/* Column names as a comma-separated list of quoted identifiers */
+static char *
+pgc_name_list(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? "," : "",
+						 quote_identifier(lfirst(lc)));
+	return buf.data;
+}
+
+/* Raise an ERROR that retrying cannot fix, about the source */
+static void
+pgc_source_error(const char *msg, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg_internal("%s", msg),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* Is name in list (of char *)? */
+static bool
+pgc_name_in(List *list, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Find the table on the source and settle its payload and key columns;
+ * check what CDC needs (wal_level, REPLICATION).
+ */
+void
+pgc_source_prepare(PgcWorker *w)
+{
+	PgcSourceConfig *src = w->src;
+	const char *params[1];
+	PGresult   *res;
+	List	   *all = NIL;
+	ListCell   *lc;
+	StringInfoData buf;
+
+	params[0] = src->table;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT c.oid, n.nspname, c.relname"
+					  "  FROM pg_catalog.pg_class c"
+					  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+					  " WHERE c.oid = pg_catalog.to_regclass($1)"
+					  "   AND c.relkind IN ('r', 'p')", 1, params);
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source table \"%s\" does not exist", src->table),
+				 errhint("Create the table, then run pgconduit.start_pipeline('%s').", w->name)));
+	}
+	w->relid = pstrdup(PQgetvalue(res, 0, 0));
+	w->qualified = pstrdup(quote_qualified_identifier(PQgetvalue(res, 0, 1),
+													  PQgetvalue(res, 0, 2)));
+	w->pattern = psprintf("%s.%s", pgc_quote_always(PQgetvalue(res, 0, 1)),
+						  pgc_quote_always(PQgetvalue(res, 0, 2)));
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "\"table\":");
+	escape_json(&buf, w->qualified);
+	appendStringInfoString(&buf, ",\"opencdc.collection\":");
+	escape_json(&buf, PQgetvalue(res, 0, 2));
+	appendStringInfoString(&buf, ",\"postgres.schema\":");
+	escape_json(&buf, PQgetvalue(res, 0, 1));
+	w->meta = buf.data;
+	PQclear(res);
+
+	/* columns: the live, stored ones, or those configured */
+	params[0] = w->relid;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT attname FROM pg_catalog.pg_attribute"
+					  " WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped"
+					  "   AND attgenerated = '' ORDER BY attnum", 1, params);
+	for (int i = 0; i < PQntuples(res); i++)
+		all = lappend(all, pstrdup(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	w->columns = src->columns ? src->columns : all;
+	foreach(lc, w->columns)
+		if (!pgc_name_in(all, lfirst(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of \"columns\" does not exist in source table %s",
+							(char *) lfirst(lc), w->qualified)));
+
+	/* key: configured, or the primary key */
+	if (src->key)
+	{
+		w->key = src->key;
+		foreach(lc, w->key)
+			if (!pgc_name_in(all, lfirst(lc)))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("key column \"%s\" does not exist in source table %s",
+								(char *) lfirst(lc), w->qualified)));
+	}
+	else
+	{
+		res = pgc_pq_exec(w->source, "source",
+						  "SELECT a.attname"
+						  "  FROM pg_catalog.pg_index i,"
+						  "       unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
+						  "  JOIN pg_catalog.pg_attribute a ON a.attnum = k.attnum"
+						  " WHERE i.indrelid = $1::oid AND i.indisprimary"
+						  "   AND a.attrelid = i.indrelid ORDER BY k.ord", 1, params);
+		for (int i = 0; i < PQntuples(res); i++)
+			w->key = lappend(w->key, pstrdup(PQgetvalue(res, i, 0)));
+		PQclear(res);
+		if (w->key == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("source table %s has no primary key", w->qualified),
+					 errdetail("Records need a key so that the destination can apply updates and deletes."),
+					 errhint("Add a primary key to the table, or name its key columns in the source's \"key\".")));
+	}
+
+	if (!src->cdc)
+		return;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT current_setting('wal_level'),"
+					  "       (SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles"
+					  "         WHERE rolname = current_user)", 0, NULL);
+	if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
+	{
+		char	   *level = pstrdup(PQgetvalue(res, 0, 0));
+
+		PQclear(res);
+		pgc_source_error("wal_level must be \"logical\" on the source for change data capture",
+						 psprintf("The source's wal_level is \"%s\".", level),
+						 "Set wal_level = logical in the source's postgresql.conf and restart it, or set \"cdc\" to off.");
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the source's role must have the REPLICATION attribute for change data capture"),
+				 errhint("Run ALTER ROLE ... REPLICATION on the source, or set \"cdc\" to off.")));
+	}
+	PQclear(res);
+}
+
+/*
+ * Make sure the publication and the logical slot exist: create them when
+ * missing, check them when present.  A slot of another plugin or database,
+ * or a publication without the table, is an error, not a guess; a slot
+ * that vanished after changes were streamed is an error too, since
+ * changes made meanwhile are lost to it.
+ */
+void
+pgc_source_ensure_slot(PgcWorker *w)
+{
+	PgcSourceConfig *src = w->src;
+	const char *params[3];
+	PGresult   *res;
+
+	/* publication */
+	params[0] = src->publication_name;
+	params[1] = w->relid;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT p.puballtables OR EXISTS ("
+					  "         SELECT 1 FROM pg_catalog.pg_publication_tables t"
+					  "          WHERE t.pubname = p.pubname"
+					  "            AND pg_catalog.format('%I.%I', t.schemaname, t.tablename)::regclass = $2::oid)"
+					  "  FROM pg_catalog.pg_publication p WHERE p.pubname = $1", 2, params);
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		pgc_pq_command(w->source, "source",
+					   psprintf("CREATE PUBLICATION %s FOR TABLE %s;"
+								"COMMENT ON PUBLICATION %s IS %s",
+								quote_identifier(src->publication_name), w->qualified,
+								quote_identifier(src->publication_name),
+								quote_literal_cstr(psprintf("created by pgconduit for pipeline %s", w->name))));
+	}
+	else
+	{
+		bool		has = (strcmp(PQgetvalue(res, 0, 0), "t") == 0);
+
+		PQclear(res);
+		if (!has)
+			pgc_source_error(psprintf("publication \"%s\" does not include table %s",
+									  src->publication_name, w->qualified),
+							 "The source's publication exists but does not publish the table.",
+							 psprintf("Run ALTER PUBLICATION %s ADD TABLE %s on the source, or name another publication in \"publication_name\".",
+									  quote_identifier(src->publication_name), w->qualified));
+	}
+
+	/* slot */
+	params[0] = src->slot_name;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT s.plugin, s.slot_type, s.database = current_database()"
+					  "  FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = $1",
+					  1, params);
+	if (PQntuples(res) == 1)
+	{
+		bool		ok_plugin = strcmp(PQgetvalue(res, 0, 0), "pgconduit_output") == 0;
+		bool		ok_type = strcmp(PQgetvalue(res, 0, 1), "logical") == 0;
+		bool		ok_db = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		char	   *plugin = pstrdup(PQgetvalue(res, 0, 0));
+
+		PQclear(res);
+		if (!ok_type || !ok_plugin)
+			pgc_source_error(psprintf("replication slot \"%s\" does not use plugin pgconduit_output",
+									  src->slot_name),
+							 psprintf("The slot is a %s slot with plugin \"%s\".",
+									  ok_type ? "logical" : "physical", plugin),
+							 "Drop the slot or name another one in the source's \"slot_name\".");
+		if (!ok_db)
+			pgc_source_error(psprintf("replication slot \"%s\" belongs to another database",
+									  src->slot_name),
+							 NULL,
+							 "Drop the slot or name another one in the source's \"slot_name\".");
+		return;
+	}
+	PQclear(res);
+	if (strcmp(w->phase, "cdc") == 0)
+		pgc_source_error(psprintf("replication slot \"%s\" of pipeline \"%s\" no longer exists on the source",
+								  src->slot_name, w->name),
+						 "The slot was dropped after the pipeline had started streaming; changes made since then cannot be read.",
+						 "Drop and re-create the pipeline to take a new snapshot.");
+	PQclear(pgc_pq_exec(w->source, "source",
+						"SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgconduit_output')",
+						1, params));
+	w->created_slot = true;
+}
+
+/* Append a hex position for snapshot row n: it sorts before any change */
+static void
+pgc_snapshot_position(char *out, uint64 n)
+{
+	snprintf(out, PGC_POSITION_LEN + 1, "0000000000000000/%08X%08X",
+			 (uint32) (n >> 32), (uint32) n);
+}
+
+/* Nanoseconds since the Unix epoch, as OpenCDC's readAt wants them */
+static int64
+pgc_unix_ns(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return (now + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+				   SECS_PER_DAY * USECS_PER_SEC)) * 1000;
+}
+
+/*
+ * Take the snapshot and apply it in one destination transaction that ends
+ * by recording the cut as the position.  Returns the cut LSN.
+ */
+XLogRecPtr
+pgc_source_snapshot(PgcWorker *w)
+{
+	PGconn	   *reader;
+	PGresult   *res;
+	const char *params[1];
+	char	   *snapname;
+	XLogRecPtr	cut;
+	uint32		hi,
+				lo;
+	int64		total;
+	int64		n = 0;
+	StringInfoData sql;
+	StringInfoData rec;
+	ListCell   *lc;
+	bool		first;
+	char		position[PGC_POSITION_LEN + 1];
+	char		cutpos[PGC_POSITION_LEN + 1];
+	char		fetch[64];
+
+	pgstat_report_activity(STATE_RUNNING, "snapshot");
+
+	/* lock, cut, export: writers wait only for these statements */
+	pgc_pq_command(w->source, "source", "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	pgc_pq_command(w->source, "source",
+				   psprintf("LOCK TABLE %s IN SHARE MODE", w->qualified));
+	params[0] = w->relid;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT pg_catalog.pg_current_wal_insert_lsn()::text,"
+					  "       pg_catalog.pg_export_snapshot(),"
+					  "       greatest(c.reltuples, 0)::bigint"
+					  "  FROM pg_catalog.pg_class c WHERE c.oid = $1::oid", 1, params);
+	if (sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) != 2)
+		elog(ERROR, "could not parse LSN \"%s\"", PQgetvalue(res, 0, 0));
+	cut = ((uint64) hi << 32) | lo;
+	snapname = pstrdup(PQgetvalue(res, 0, 1));
+	total = strtoi64(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+
+	reader = pgc_pq_connect(w->src->url, false, w->appname, "source",
+							w->need_password);
+	pgc_pq_command(reader, "source",
+				   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	pgc_pq_command(reader, "source",
+				   psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapname)));
+	pgc_pq_command(w->source, "source", "COMMIT");
+
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->snapshot_total = total;
+	w->slot->snapshot_done = 0;
+	SpinLockRelease(&w->slot->mutex);
+
+	/* key and payload of each row as JSON, built by the source */
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT to_jsonb(k.*)::text, to_jsonb(r.*)::text FROM ");
+	appendStringInfo(&sql, "%s s, LATERAL (SELECT ", w->qualified);
+	first = true;
+	foreach(lc, w->key)
+	{
+		appendStringInfo(&sql, "%ss.%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
+		first = false;
+	}
+	appendStringInfoString(&sql, ") k, LATERAL (SELECT ");
+	first = true;
+	foreach(lc, w->columns)
+	{
+		appendStringInfo(&sql, "%ss.%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
+		first = false;
+	}
+	appendStringInfoString(&sql, ") r");
+	pgc_pq_command(reader, "source", sql.data);
+
+	pgc_pq_command(w->dest, "destination", "BEGIN");
+	pgc_batch_reset(w);
+	initStringInfo(&rec);
+	snprintf(fetch, sizeof(fetch), "FETCH %d FROM pgconduit_snapshot", w->batch_limit);
+	for (;;)
+	{
+		int			rows;
+		char		readat[32];
+
+		res = pgc_pq_exec(reader, "source", fetch, 0, NULL);
+		rows = PQntuples(res);
+		if (rows == 0)
+		{
+			PQclear(res);
+			break;
+		}
+		snprintf(readat, sizeof(readat), INT64_FORMAT, pgc_unix_ns());
+		for (int i = 0; i < rows; i++)
+		{
+			pgc_snapshot_position(position, ++n);
+			resetStringInfo(&rec);
+			appendStringInfo(&rec,
+							 "{\"position\":\"%s\",\"operation\":\"snapshot\",\"metadata\":{%s,\"opencdc.readAt\":\"%s\"},\"key\":%s,\"payload\":{\"before\":null,\"after\":%s}}",
+							 position, w->meta, readat,
+							 PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+			pgc_batch_add(w, rec.data, rec.len, position);
+		}
+		PQclear(res);
+		SpinLockAcquire(&w->slot->mutex);
+		w->slot->records_read += rows;
+		SpinLockRelease(&w->slot->mutex);
+		pgc_batch_apply(w, "snapshot");
+		SpinLockAcquire(&w->slot->mutex);
+		w->slot->snapshot_done = n;
+		SpinLockRelease(&w->slot->mutex);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pgc_pq_command(reader, "source", "COMMIT");
+	pgc_pq_finish(&reader);
+
+	snprintf(cutpos, sizeof(cutpos), "%08X%08X/0000000000000000", LSN_FORMAT_ARGS(cut));
+	pgc_set_progress(w, w->src->cdc ? "cdc" : "done", cutpos);
+	pgc_pq_command(w->dest, "destination", "COMMIT");
+	pgstat_report_activity(STATE_RUNNING, w->src->cdc ? "streaming changes" : NULL);
+	return cut;
+}
+
+/* Parse 16 hex digits */
+static XLogRecPtr
+pgc_parse_hex16(const char *s)
+{
+	uint64		v = 0;
+
+	for (int i = 0; i < 16; i++)
+	{
+		char		c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return InvalidXLogRecPtr;
+	}
+	return v;
+}
+
+/* Send the walsender our position: everything before flush is applied */
+static void
+pgc_send_feedback(PgcWorker *w, XLogRecPtr flush, bool reply)
+{
+	char		msg[1 + 8 * 4 + 1];
+	int			len = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	msg[len++] = 'r';
+	for (int part = 0; part < 3; part++)
+	{
+		uint64		v = pg_hton64(flush);
+
+		memcpy(msg + len, &v, 8);
+		len += 8;
+	}
+	{
+		uint64		v = pg_hton64((uint64) now);
+
+		memcpy(msg + len, &v, 8);
+		len += 8;
+	}
+	msg[len++] = reply ? 1 : 0;
+	if (PQputCopyData(w->repl, msg, len) <= 0 || PQflush(w->repl) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not send feedback to the source: %s",
+						pchomp(PQerrorMessage(w->repl)))));
+}
+
+/* Find "key":"value" in a record and copy the value (at most len-1) */
+static bool
+pgc_record_field(const char *rec, const char *key, char *out, int len)
+{
+	const char *p = strstr(rec, key);
+	int			i = 0;
+
+	if (p == NULL)
+		return false;
+	p += strlen(key);
+	while (*p && *p != '"' && i < len - 1)
+		out[i++] = *p++;
+	out[i] = '\0';
+	return true;
+}
+
+/*
+ * Stream the slot's changes to the destination.  Records are read while
+ * they are there, up to the batch limit (the buffer); then the batch is
+ * applied, and the slot confirmed up to the last transaction the batch
+ * completed.  Records at or before the recorded position were applied
+ * before (or by the snapshot) and are dropped.
+ */
+void
+pgc_source_stream(PgcWorker *w)
+{
+	StringInfoData cmd;
+	PGresult   *res;
+	XLogRecPtr	confirmed = InvalidXLogRecPtr;
+	XLogRecPtr	complete = InvalidXLogRecPtr;	/* commit+1 of last whole txn */
+	XLogRecPtr	pending_marker = InvalidXLogRecPtr;
+	XLogRecPtr	wal_end = InvalidXLogRecPtr;
+	bool		in_txn = false;
+	TimestampTz last_feedback = 0;
+	TimestampTz commit_time = 0;
+
+	w->repl = pgc_pq_connect(w->src->replication_url, true, w->appname,
+							 "source", w->need_password);
+
+	/* where the slot stands: nothing before it concerns us */
+	{
+		const char *params[1] = {w->src->slot_name};
+
+		res = pgc_pq_exec(w->source, "source",
+						  "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+						  1, params);
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		{
+			uint32		hi,
+						lo;
+
+			if (sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) == 2)
+				confirmed = ((uint64) hi << 32) | lo;
+		}
+		PQclear(res);
+	}
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->marker_lsn = Max(w->slot->marker_lsn, confirmed);
+	SpinLockRelease(&w->slot->mutex);
+
+	initStringInfo(&cmd);
+	appendStringInfo(&cmd,
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait'",
+					 quote_identifier(w->src->slot_name),
+					 pgc_literal(w->pattern),
+					 pgc_literal(quote_identifier(w->src->publication_name)),
+					 pgc_literal(pgc_name_list(w->key)));
+	/* without "columns", every column, also those added later */
+	if (w->src->columns != NIL)
+		appendStringInfo(&cmd, ", \"columns\" %s", pgc_literal(pgc_name_list(w->columns)));
+	appendStringInfoChar(&cmd, ')');
+	res = pgc_pq_exec(w->repl, "source", cmd.data, 0, NULL);
+	if (PQresultStatus(res) != PGRES_COPY_BOTH)
+		pgc_pq_raise(w->repl, res, "source");
+	PQclear(res);
+	pgc_batch_reset(w);
+
+	for (;;)
+	{
+		char	   *buf = NULL;
+		int			r;
+		bool		got = false;
+		bool		consumed = false;
+
+		CHECK_FOR_INTERRUPTS();
+		while (w->nbatch < w->batch_limit)
+		{
+			r = PQgetCopyData(w->repl, &buf, 1);
+			if (r == 0)
+			{
+				/* take in what the socket holds, without waiting */
+				if (consumed)
+					break;
+				if (!PQconsumeInput(w->repl))
+					pgc_pq_raise(w->repl, NULL, "source");
+				consumed = true;
+				continue;
+			}
+			consumed = false;
+			if (r == -1)
+			{
+				res = PQgetResult(w->repl);
+				pgc_pq_raise(w->repl, res && PQresultStatus(res) == PGRES_FATAL_ERROR ? res : NULL,
+							 "source");
+			}
+			if (r == -2)
+				pgc_pq_raise(w->repl, NULL, "source");
+			got = true;
+			if (buf[0] == 'k' && r >= 18)
+			{
+				uint64		end;
+
+				memcpy(&end, buf + 1, 8);
+				wal_end = Max(wal_end, pg_ntoh64(end));
+				if (buf[17])
+					pgc_send_feedback(w, confirmed, false);
+			}
+			else if (buf[0] == 'w' && r > 25)
+			{
+				char	   *rec = buf + 25;
+				int			len = r - 25;
+				const char *pos = rec + 13;
+				const char *op = rec + 13 + PGC_POSITION_LEN + 15;
+				XLogRecPtr	commit = pgc_parse_hex16(pos);
+
+				if (len < 13 + PGC_POSITION_LEN + 20)
+					elog(ERROR, "unexpected record from pgconduit_output: %.*s", len, rec);
+				SpinLockAcquire(&w->slot->mutex);
+				w->slot->received_lsn = commit;
+				memcpy(w->slot->received_position, pos, PGC_POSITION_LEN);
+				SpinLockRelease(&w->slot->mutex);
+
+				if (strncmp(op, "begin", 5) == 0)
+				{
+					char		ts[64];
+
+					in_txn = true;
+					if (pgc_record_field(rec, "\"postgres.commit_time\":\"", ts, sizeof(ts)))
+						commit_time = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																			  CStringGetDatum(ts),
+																			  ObjectIdGetDatum(InvalidOid),
+																			  Int32GetDatum(-1)));
+				}
+				else if (strncmp(op, "commit", 6) == 0)
+				{
+					in_txn = false;
+					complete = commit + 1;
+				}
+				else if (strncmp(op, "message", 7) == 0)
+				{
+					char		lsn[32];
+					uint32		hi,
+								lo;
+
+					if (pgc_record_field(rec, "\"postgres.lsn\":\"", lsn, sizeof(lsn)) &&
+						sscanf(lsn, "%X/%X", &hi, &lo) == 2)
+						pending_marker = Max(pending_marker, ((uint64) hi << 32) | lo);
+				}
+				else if (strncmp(pos, w->position, PGC_POSITION_LEN) > 0)
+				{
+					pgc_batch_add(w, rec, len, pos);
+					SpinLockAcquire(&w->slot->mutex);
+					w->slot->records_read++;
+					SpinLockRelease(&w->slot->mutex);
+				}
+			}
+			PQfreemem(buf);
+		}
+
+		/* apply what the buffer holds */
+		if (w->nbatch > 0)
+		{
+			XLogRecPtr	last = pgc_parse_hex16(w->batch_last);
+
+			pgc_batch_apply(w, "cdc");
+			SpinLockAcquire(&w->slot->mutex);
+			w->slot->applied_lsn = last;
+			w->slot->applied_commit_time = commit_time;
+			SpinLockRelease(&w->slot->mutex);
+		}
+
+		/* with nothing buffered, whole transactions received are done */
+		if (w->nbatch == 0)
+		{
+			XLogRecPtr	done = complete;
+
+			if (!in_txn && wal_end > done)
+				done = wal_end;
+			SpinLockAcquire(&w->slot->mutex);
+			if (pending_marker != InvalidXLogRecPtr && !in_txn)
+				w->slot->marker_lsn = Max(w->slot->marker_lsn, pending_marker);
+			if (!in_txn)
+				w->slot->marker_lsn = Max(w->slot->marker_lsn, wal_end);
+			w->slot->source_lsn = Max(w->slot->source_lsn, wal_end);
+			SpinLockRelease(&w->slot->mutex);
+			if (!in_txn)
+				pending_marker = InvalidXLogRecPtr;
+			if (done > confirmed)
+			{
+				confirmed = done;
+				pgc_send_feedback(w, confirmed, false);
+				last_feedback = GetCurrentTimestamp();
+			}
+		}
+
+		if (TimestampDifferenceExceeds(last_feedback, GetCurrentTimestamp(),
+									   PGC_FEEDBACK_INTERVAL_MS))
+		{
+			/* ask for a keepalive too, to learn where the source is */
+			pgc_send_feedback(w, confirmed, true);
+			last_feedback = GetCurrentTimestamp();
+		}
+
+		if (!got)
+			pgc_pq_wait(w->repl, WL_SOCKET_READABLE, PGC_FEEDBACK_INTERVAL_MS);
+	}
+}

@@ -1,0 +1,273 @@
+/*-------------------------------------------------------------------------
+ *
+ * wait.c
+ *	  SQL functions that reach a pipeline's source from a session:
+ *	  wait_for_pipeline() and the slot cleanup of drop_pipeline().
+ *
+ * wait_for_pipeline() commits a logical decoding message on the source
+ * (prefix pgconduit.wait) and waits until the worker reports, through its
+ * shared slot, that everything committed before that message is applied
+ * at the destination.  The worker learns it from the message itself, from
+ * the snapshot's cut, or from the walsender's keepalives.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "config.h"
+#include "pgconduit.h"
+#include "pipeline.h"
+#include "pq.h"
+
+PG_FUNCTION_INFO_V1(pgconduit_wait_for_pipeline);
+PG_FUNCTION_INFO_V1(pgconduit_drop_source_objects);
+
+/* The source config of pipeline name; ERROR if there is no such pipeline */
+static PgcSourceConfig *
+pgc_pipeline_source(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	PgcSourceConfig *src = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	SPI_connect();
+	args[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT s.config FROM pgconduit.pipeline p"
+							  "  JOIN pgconduit.connector s ON s.name = p.source"
+							  " WHERE p.name = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline \"%s\"", name);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Jsonb	   *config;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		config = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+		src = pgc_source_config_parse(name, config);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (src == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pipeline \"%s\" does not exist", name)));
+	return src;
+}
+
+/*
+ * A session that is not a superuser may reach a source only with a
+ * password, or it could act as whatever role a local socket trusts.
+ */
+static void
+pgc_check_session_password(PGconn *conn)
+{
+	if (superuser() || PQconnectionUsedPassword(conn))
+		return;
+	PQfinish(conn);
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("password is required to connect to the source"),
+			 errhint("Put a password in the source's url, or run this as a superuser.")));
+}
+
+/* Parse an LSN printed as %X/%X */
+static XLogRecPtr
+pgc_parse_lsn(const char *s)
+{
+	uint32		hi,
+				lo;
+
+	if (sscanf(s, "%X/%X", &hi, &lo) != 2)
+		elog(ERROR, "could not parse LSN \"%s\"", s);
+	return ((uint64) hi << 32) | lo;
+}
+
+/*
+ * SQL: pgconduit.wait_for_pipeline(name, timeout): true once the snapshot
+ * is applied and every source change committed before the call is
+ * applied; false at the timeout, or as soon as the pipeline has failed.
+ */
+Datum
+pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Interval   *timeout = PG_GETARG_INTERVAL_P(1);
+	PgcSourceConfig *src;
+	XLogRecPtr	target = InvalidXLogRecPtr;
+	TimestampTz deadline;
+	int64		usecs;
+
+	pgc_check_admin();
+	src = pgc_pipeline_source(name);
+	usecs = timeout->time + (int64) timeout->day * USECS_PER_DAY +
+		(int64) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	deadline = GetCurrentTimestamp() + Max(usecs, 0);
+
+	if (src->cdc)
+	{
+		PGconn	   *conn;
+		PGresult   *res;
+
+		char	   *err;
+
+		conn = pgc_pq_try_connect(src->url, false, "pgconduit wait_for_pipeline",
+								  false, &err);
+		if (conn == NULL)
+		{
+			/* a source that is down has changes the pipeline cannot have */
+			ereport(NOTICE,
+					(errmsg("could not connect to the source of pipeline \"%s\"", name),
+					 errdetail_internal("%s", err)));
+			PG_RETURN_BOOL(false);
+		}
+		pgc_check_session_password(conn);
+		PG_TRY();
+		{
+			res = pgc_pq_exec(conn, "source",
+							  "SELECT pg_catalog.pg_logical_emit_message(true, 'pgconduit.wait', '')::text",
+							  0, NULL);
+			target = pgc_parse_lsn(PQgetvalue(res, 0, 0));
+			PQclear(res);
+		}
+		PG_CATCH();
+		{
+			PQfinish(conn);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		PQfinish(conn);
+	}
+
+	if (pgc_shared == NULL)
+		PG_RETURN_BOOL(false);
+	for (;;)
+	{
+		bool		done = false;
+		bool		failed = false;
+		PgcSlot    *slot;
+
+		LWLockAcquire(pgc_shared->lock, LW_SHARED);
+		slot = pgc_slot_find(MyDatabaseId, name);
+		if (slot != NULL)
+		{
+			SpinLockAcquire(&slot->mutex);
+			if (slot->state == PGC_STATE_DONE)
+				done = true;
+			else if (src->cdc && slot->phase == PGC_PHASE_CDC &&
+					 slot->pid > 0 && slot->marker_lsn >= target)
+				done = true;
+			failed = (slot->state == PGC_STATE_FAILED && !slot->retry);
+			SpinLockRelease(&slot->mutex);
+		}
+		LWLockRelease(pgc_shared->lock);
+		if (done)
+			PG_RETURN_BOOL(true);
+		if (failed || GetCurrentTimestamp() >= deadline)
+			PG_RETURN_BOOL(false);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * SQL: pgconduit._drop_source_objects(pipeline): drop the pipeline's slot
+ * on its source (waiting for the walsender to let go of it), and its
+ * publication if pgconduit created it.  Missing objects are not an error.
+ */
+Datum
+pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PgcSourceConfig *src;
+	PGconn	   *conn;
+	char	   *err = NULL;
+
+	pgc_check_admin();
+	src = pgc_pipeline_source(name);
+	if (!src->cdc)
+		PG_RETURN_VOID();
+
+	conn = pgc_pq_try_connect(src->url, false, "pgconduit drop_pipeline",
+							  false, &err);
+	if (conn == NULL)
+	{
+		/* an unreachable source must not keep a pipeline from being dropped */
+		ereport(WARNING,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to the source of pipeline \"%s\" to drop replication slot \"%s\"",
+						name, src->slot_name),
+				 errdetail_internal("%s", err),
+				 errhint("Drop the slot on the source by hand with pg_drop_replication_slot('%s') once it is reachable.",
+						 src->slot_name)));
+		PG_RETURN_VOID();
+	}
+	pgc_check_session_password(conn);
+	PG_TRY();
+	{
+		const char *params[2];
+		PGresult   *res;
+		int			tries = 0;
+
+		params[0] = src->slot_name;
+		params[1] = psprintf("created by pgconduit for pipeline %s", name);
+		for (;;)
+		{
+			bool		active;
+
+			res = pgc_pq_exec(conn, "source",
+							  "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+							  1, params);
+			if (PQntuples(res) == 0)
+			{
+				PQclear(res);
+				break;
+			}
+			active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+			PQclear(res);
+			if (!active || ++tries > 1000)
+			{
+				PQclear(pgc_pq_exec(conn, "source",
+									"SELECT pg_catalog.pg_drop_replication_slot($1)",
+									1, params));
+				break;
+			}
+			/* the walsender of the stopped worker is still going away */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		params[0] = src->publication_name;
+		res = pgc_pq_exec(conn, "source",
+						  "SELECT 1 FROM pg_catalog.pg_publication p"
+						  " WHERE p.pubname = $1"
+						  "   AND pg_catalog.obj_description(p.oid, 'pg_publication') = $2",
+						  2, params);
+		if (PQntuples(res) == 1)
+			pgc_pq_command(conn, "source",
+						   psprintf("DROP PUBLICATION %s",
+									quote_identifier(src->publication_name)));
+		PQclear(res);
+	}
+	PG_CATCH();
+	{
+		PQfinish(conn);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	PQfinish(conn);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,434 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The background worker that runs one pipeline: its lifecycle, its
+ *	  errors, and the destination side.
+ *
+ * The worker connects to its database as the pipeline's owner, reads the
+ * pipeline's connectors, and leaves the rest to libpq: source.c snapshots
+ * the table and streams its changes; every batch of records goes to the
+ * destination as one call of pgconduit._apply_batch(), which applies them
+ * with pgconduit._write() -- the code behind pgconduit.write() -- and
+ * records the pipeline's progress in the same transaction.  That progress
+ * is where a restarted worker resumes, so no record is lost or applied
+ * twice.  An error ends the worker; its message goes to the slot that
+ * pgconduit.status shows, and the launcher restarts the worker with
+ * backoff when retrying can help (a lost connection), not otherwise.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pgconduit.h"
+#include "pipeline.h"
+#include "pq.h"
+#include "worker.h"
+
+PGDLLEXPORT void pgconduit_worker_main(Datum main_arg);
+
+static PgcSlot *pgc_my_slot = NULL;
+
+/* Set the state and phase that pgconduit.status shows */
+void
+pgc_status_phase(PgcWorker *w, PgcState state, PgcPhase phase)
+{
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->state = state;
+	w->slot->phase = phase;
+	SpinLockRelease(&w->slot->mutex);
+}
+
+/*
+ * On exit: the slot has no worker any more.  A worker that ends without
+ * recording why (killed, or the server stopping) is started again soon.
+ */
+static void
+pgc_worker_exit(int code, Datum arg)
+{
+	PgcSlot    *slot = pgc_my_slot;
+
+	if (slot == NULL)
+		return;
+	SpinLockAcquire(&slot->mutex);
+	slot->pid = 0;
+	if (slot->state == PGC_STATE_RUNNING || slot->state == PGC_STATE_STARTING)
+	{
+		slot->state = PGC_STATE_STARTING;
+		slot->retry_at = GetCurrentTimestamp() + USECS_PER_SEC;
+	}
+	SpinLockRelease(&slot->mutex);
+}
+
+/* Load the pipeline's connectors; false if it is gone or disabled */
+static bool
+pgc_load_pipeline(PgcWorker *w)
+{
+	bool		found = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = CStringGetTextDatum(w->name);
+	if (SPI_execute_with_args("SELECT s.config, d.config,"
+							  "       extract(epoch FROM p.created_at)::numeric::text"
+							  "  FROM pgconduit.pipeline p"
+							  "  JOIN pgconduit.connector s ON s.name = p.source"
+							  "  JOIN pgconduit.connector d ON d.name = p.destination"
+							  " WHERE p.name = $1 AND p.enabled",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline \"%s\"", w->name);
+	if (SPI_processed == 1)
+	{
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		w->src = pgc_source_config_parse(w->name,
+										 DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 1, &isnull)));
+		w->dst = pgc_destination_config_parse(w->name,
+											  DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull)));
+		w->pipeline_id = psprintf(UINT64_FORMAT ":%u:%s:%s",
+								  GetSystemIdentifier(), MyDatabaseId,
+								  w->name, SPI_getvalue(tup, desc, 3));
+		MemoryContextSwitchTo(old);
+		found = true;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return found;
+}
+
+/* Start a new, empty batch */
+void
+pgc_batch_reset(PgcWorker *w)
+{
+	resetStringInfo(&w->batch);
+	appendStringInfoChar(&w->batch, '[');
+	w->nbatch = 0;
+	w->batch_last[0] = '\0';
+}
+
+/* Add one record (JSON text) at position to the batch */
+void
+pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
+{
+	if (w->nbatch > 0)
+		appendStringInfoChar(&w->batch, ',');
+	appendBinaryStringInfo(&w->batch, record, len);
+	w->nbatch++;
+	memcpy(w->batch_last, position, PGC_POSITION_LEN);
+	w->batch_last[PGC_POSITION_LEN] = '\0';
+}
+
+/*
+ * Apply the batch on the destination with the pipeline's progress, in one
+ * call (and, outside an explicit transaction, one transaction).  A record
+ * the destination rejects raises an ERROR naming its position and table,
+ * after the records before it were applied, unless on_error is
+ * dead_letter, in which case it went to pgconduit.dead_letter.
+ */
+void
+pgc_batch_apply(PgcWorker *w, const char *phase)
+{
+	const char *params[7];
+	PGresult   *res;
+	int64		applied;
+	int64		dead;
+
+	if (w->nbatch == 0)
+		return;
+	appendStringInfoChar(&w->batch, ']');
+	params[0] = w->pipeline_id;
+	params[1] = w->name;
+	params[2] = w->batch.data;
+	params[3] = w->dst->table;
+	params[4] = w->dst->on_error == PGC_ON_ERROR_DEAD_LETTER ? "dead_letter" : "halt";
+	params[5] = phase;
+	params[6] = w->batch_last;
+	res = pgc_pq_exec(w->dest, "destination",
+					  "SELECT applied, dead_letters, failed_position, failed_table,"
+					  "       err_sqlstate, err_message, err_detail, err_hint"
+					  "  FROM pgconduit._apply_batch($1, $2, $3::jsonb, $4, $5, $6, $7)",
+					  7, params);
+	applied = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);
+	dead = strtoi64(PQgetvalue(res, 0, 1), NULL, 10);
+
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->records_written += applied;
+	w->slot->dead_letters += dead;
+	w->slot->errors += dead;
+	if (!PQgetisnull(res, 0, 2))
+	{
+		strlcpy(w->slot->error_position, PQgetvalue(res, 0, 2), PGC_POSITION_LEN + 1);
+		strlcpy(w->slot->error_table, PQgetvalue(res, 0, 3), sizeof(w->slot->error_table));
+	}
+	else if (strcmp(phase, "snapshot") != 0)
+	{
+		strlcpy(w->slot->applied_position, w->batch_last, PGC_POSITION_LEN + 1);
+		w->slot->failures = 0;
+	}
+	SpinLockRelease(&w->slot->mutex);
+
+	if (!PQgetisnull(res, 0, 2))
+	{
+		const char *state = PQgetvalue(res, 0, 4);
+		char	   *position = pstrdup(PQgetvalue(res, 0, 2));
+		char	   *table = pstrdup(PQgetvalue(res, 0, 3));
+		char	   *msg = pstrdup(PQgetvalue(res, 0, 5));
+		char	   *detail = PQgetisnull(res, 0, 6) ? NULL : pstrdup(PQgetvalue(res, 0, 6));
+		char	   *hint = PQgetisnull(res, 0, 7) ? NULL : pstrdup(PQgetvalue(res, 0, 7));
+		int			code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("destination rejected the record at position %s for table %s: %s",
+						position, table, msg),
+				 detail && detail[0] ? errdetail_internal("%s", detail) : 0,
+				 hint && hint[0] ? errhint("%s", hint) : 0));
+	}
+	PQclear(res);
+	strlcpy(w->position, w->batch_last, sizeof(w->position));
+	pgc_batch_reset(w);
+}
+
+/* Record the phase and position on the destination, in its transaction */
+void
+pgc_set_progress(PgcWorker *w, const char *phase, const char *position)
+{
+	const char *params[4];
+
+	params[0] = w->pipeline_id;
+	params[1] = w->name;
+	params[2] = phase;
+	params[3] = position;
+	PQclear(pgc_pq_exec(w->dest, "destination",
+						"SELECT pgconduit._set_progress($1, $2, $3, $4)",
+						4, params));
+	strlcpy(w->phase, phase, sizeof(w->phase));
+	strlcpy(w->position, position, sizeof(w->position));
+}
+
+/* Read the pipeline's progress back from the destination */
+static void
+pgc_read_progress(PgcWorker *w)
+{
+	const char *params[1] = {w->pipeline_id};
+	PGresult   *res;
+
+	res = pgc_pq_exec(w->dest, "destination",
+					  "SELECT phase, position FROM pgconduit.progress WHERE pipeline_id = $1",
+					  1, params);
+	w->phase[0] = '\0';
+	w->position[0] = '\0';
+	if (PQntuples(res) == 1)
+	{
+		strlcpy(w->phase, PQgetvalue(res, 0, 0), sizeof(w->phase));
+		strlcpy(w->position, PQgetvalue(res, 0, 1), sizeof(w->position));
+	}
+	PQclear(res);
+}
+
+/* Connect to the destination and check that pgconduit is installed there */
+static void
+pgc_connect_destination(PgcWorker *w)
+{
+	PGresult   *res;
+
+	w->dest = pgc_pq_connect(w->dst->url, false, w->appname, "destination",
+							 w->need_password);
+	res = pgc_pq_exec(w->dest, "destination",
+					  "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pgconduit'",
+					  0, NULL);
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"pgconduit\" is not installed in the destination database"),
+				 errhint("Run CREATE EXTENSION pgconduit in the destination database.")));
+	}
+	PQclear(res);
+}
+
+/* The pipeline's work: snapshot, then changes, from where it left off */
+static void
+pgc_run(PgcWorker *w)
+{
+	PgcSourceConfig *src = w->src;
+	XLogRecPtr	cut;
+	char		position[PGC_POSITION_LEN + 1];
+
+	pgc_status_phase(w, PGC_STATE_STARTING, PGC_PHASE_CONNECT);
+	w->source = pgc_pq_connect(src->url, false, w->appname, "source",
+							   w->need_password);
+	pgc_pq_command(w->source, "source", "SELECT 1");	/* ping */
+	pgc_connect_destination(w);
+	pgc_source_prepare(w);
+	pgc_read_progress(w);
+
+	if (strcmp(w->phase, "done") == 0)
+	{
+		pgc_status_phase(w, PGC_STATE_DONE, PGC_PHASE_DONE);
+		return;
+	}
+	if (src->cdc)
+		pgc_source_ensure_slot(w);
+	pgc_status_phase(w, PGC_STATE_RUNNING, PGC_PHASE_CONNECT);
+
+	if (w->phase[0] == '\0' || strcmp(w->phase, "snapshot") == 0)
+	{
+		if (src->snapshot)
+		{
+			pgc_status_phase(w, PGC_STATE_RUNNING, PGC_PHASE_SNAPSHOT);
+			cut = pgc_source_snapshot(w);
+		}
+		else
+		{
+			cut = InvalidXLogRecPtr;
+			pgc_set_progress(w, src->cdc ? "cdc" : "done",
+							 "0000000000000000/0000000000000000");
+		}
+		snprintf(position, sizeof(position), "%08X%08X/0000000000000000",
+				 LSN_FORMAT_ARGS(cut));
+		strlcpy(w->position, position, sizeof(w->position));
+		SpinLockAcquire(&w->slot->mutex);
+		w->slot->marker_lsn = Max(w->slot->marker_lsn, cut);
+		strlcpy(w->slot->applied_position, position, PGC_POSITION_LEN + 1);
+		SpinLockRelease(&w->slot->mutex);
+	}
+
+	if (!src->cdc)
+	{
+		pgc_status_phase(w, PGC_STATE_DONE, PGC_PHASE_DONE);
+		return;
+	}
+	pgc_status_phase(w, PGC_STATE_RUNNING, PGC_PHASE_CDC);
+	pgc_source_stream(w);
+}
+
+/*
+ * Record an error in the slot: state failed, the message with its detail
+ * and hint, and whether retrying can help (lost connections, a server
+ * shutting down, resources that may free up), so the launcher knows.
+ */
+static void
+pgc_record_error(PgcSlot *slot, ErrorData *edata)
+{
+	StringInfoData buf;
+	int			class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+	bool		retry;
+
+	retry = (class == ERRCODE_CONNECTION_EXCEPTION ||
+			 class == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ||
+			 class == ERRCODE_OPERATOR_INTERVENTION ||
+			 class == ERRCODE_INSUFFICIENT_RESOURCES ||
+			 edata->sqlerrcode == ERRCODE_OBJECT_IN_USE ||
+			 edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+			 edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED);
+	/* a connection refused for lack of a password will not heal */
+	if (edata->sqlerrcode == ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED)
+		retry = false;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, edata->message ? edata->message : "unknown error");
+	if (edata->detail)
+		appendStringInfo(&buf, "\nDETAIL: %s", edata->detail);
+	if (edata->hint)
+		appendStringInfo(&buf, "\nHINT: %s", edata->hint);
+	if (edata->context)
+		appendStringInfo(&buf, "\nCONTEXT: %s", edata->context);
+
+	SpinLockAcquire(&slot->mutex);
+	pgc_slot_update_failure(slot, retry);
+	strlcpy(slot->last_error, buf.data, PGC_ERROR_LEN);
+	slot->last_error_time = GetCurrentTimestamp();
+	SpinLockRelease(&slot->mutex);
+}
+
+/* Entry point of a pipeline worker; main_arg is its slot's index */
+void
+pgconduit_worker_main(Datum main_arg)
+{
+	PgcWorker  *w;
+	PgcSlot    *slot = &pgc_shared->slots[DatumGetInt32(main_arg)];
+	MemoryContext cxt;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	SpinLockAcquire(&slot->mutex);
+	slot->pid = MyProcPid;
+	slot->started_at = GetCurrentTimestamp();
+	slot->marker_lsn = InvalidXLogRecPtr;
+	slot->error_position[0] = '\0';
+	slot->error_table[0] = '\0';
+	SpinLockRelease(&slot->mutex);
+	pgc_my_slot = slot;
+	before_shmem_exit(pgc_worker_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(slot->dboid, slot->owner, 0);
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "pgconduit worker",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	w = palloc0(sizeof(PgcWorker));
+	w->slot = slot;
+	w->name = pstrdup(slot->name);
+	w->need_password = !superuser_arg(slot->owner);
+	snprintf(w->appname, sizeof(w->appname), "pgconduit %s", w->name);
+	SetConfigOption("application_name", w->appname, PGC_USERSET, PGC_S_SESSION);
+	pgstat_report_appname(w->appname);
+	initStringInfo(&w->batch);
+	pgc_batch_reset(w);
+
+	if (!pgc_load_pipeline(w))
+	{
+		/* dropped or stopped meanwhile */
+		SpinLockAcquire(&slot->mutex);
+		slot->state = PGC_STATE_STOPPED;
+		slot->stop_requested = true;
+		SpinLockRelease(&slot->mutex);
+		proc_exit(0);
+	}
+	w->batch_limit = Min(w->dst->batch_size,
+						 w->src->buffer_size > 0 ? w->src->buffer_size : pgc_buffer_size);
+	w->batch_limit = Max(w->batch_limit, 1);
+
+	PG_TRY();
+	{
+		pgc_run(w);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		pgc_record_error(slot, edata);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.h
+ *	  State of one pipeline worker, shared by worker.c (lifecycle and the
+ *	  destination) and source.c (snapshot and change stream).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGC_WORKER_H
+#define PGC_WORKER_H
+
+#include "lib/stringinfo.h"
+#include "libpq-fe.h"
+
+#include "config.h"
+#include "pipeline.h"
+
+typedef struct PgcWorker
+{
+	PgcSlot    *slot;
+	char	   *name;			/* the pipeline */
+	char	   *pipeline_id;	/* its key in the destination's progress */
+	PgcSourceConfig *src;
+	PgcDestinationConfig *dst;
+	bool		need_password;	/* owner is not a superuser */
+	char		appname[NAMEDATALEN];
+
+	PGconn	   *source;			/* normal connection to the source */
+	PGconn	   *dest;			/* connection to the destination */
+	PGconn	   *repl;			/* replication connection, during CDC */
+
+	/* the source table, as found on the source */
+	char	   *relid;			/* its OID, as text */
+	char	   *qualified;		/* schema.table, quoted where needed */
+	char	   *pattern;		/* "schema"."table", for the plugin */
+	List	   *columns;		/* payload columns (char *) */
+	List	   *key;			/* key columns (char *) */
+	char	   *meta;			/* "table":…,"opencdc.collection":…,… */
+	bool		created_slot;	/* this run created the replication slot */
+
+	/* progress, as recorded on the destination */
+	char		phase[16];		/* "" (none yet), snapshot, cdc, done */
+	char		position[PGC_POSITION_LEN + 1];
+
+	/* the batch being filled: a JSON array's text */
+	StringInfoData batch;
+	int			nbatch;
+	int			batch_limit;	/* min(batch_size, buffer_size) */
+	char		batch_last[PGC_POSITION_LEN + 1];
+} PgcWorker;
+
+/* worker.c */
+extern void pgc_batch_reset(PgcWorker *w);
+extern void pgc_batch_add(PgcWorker *w, const char *record, int len,
+						  const char *position);
+extern void pgc_batch_apply(PgcWorker *w, const char *phase);
+extern void pgc_set_progress(PgcWorker *w, const char *phase,
+							 const char *position);
+extern void pgc_status_phase(PgcWorker *w, PgcState state, PgcPhase phase);
+
+/* source.c */
+extern void pgc_source_prepare(PgcWorker *w);
+extern void pgc_source_ensure_slot(PgcWorker *w);
+extern XLogRecPtr pgc_source_snapshot(PgcWorker *w);
+extern void pgc_source_stream(PgcWorker *w);
+
+#endif							/* PGC_WORKER_H */
