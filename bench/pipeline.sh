@@ -66,7 +66,10 @@ conn="dbname=src host=$dir port=$port"
 
 echo "== 1. initial copy of $ROWS rows"
 t0=$(now)
-psql -d native -c "CREATE SUBSCRIPTION native_sub CONNECTION '$conn' PUBLICATION native_pub"
+# in one instance the subscription's slot must be made beforehand, or
+# CREATE SUBSCRIPTION waits for its own transaction
+psql -d src -c "SELECT 1 FROM pg_create_logical_replication_slot('native_sub', 'pgoutput')" >/dev/null
+psql -d native -c "CREATE SUBSCRIPTION native_sub CONNECTION '$conn' PUBLICATION native_pub WITH (create_slot = false)"
 until [ "$(psql -d native -c "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")" = 0 ]; do sleep 0.05; done
 native1=$(elapsed "$t0" "$(now)")
 t0=$(now)
@@ -120,15 +123,17 @@ latency() {
 	psql -d "$1" <<SQL
 CREATE TEMP TABLE lat (ms float8);
 DO \$\$
-DECLARE t0 timestamptz; id bigint;
+DECLARE t0 timestamptz; rid bigint;
 BEGIN
 	PERFORM dblink_connect('src', '$conn');
+	-- each insert is flushed at commit, as a latency-minded writer has it
+	PERFORM dblink_exec('src', 'SET synchronous_commit = on');
 	FOR k IN 1..200 LOOP
-		id := $2 + k;
+		rid := $2 + k;
 		t0 := clock_timestamp();
-		PERFORM dblink_exec('src', format('INSERT INTO t (id, s) VALUES (%s, %L)', id, 'latency'));
+		PERFORM dblink_exec('src', format('INSERT INTO t (id, s) VALUES (%s, %L)', rid, 'latency'));
 		LOOP
-			EXIT WHEN EXISTS (SELECT 1 FROM t WHERE t.id = id);
+			EXIT WHEN EXISTS (SELECT 1 FROM t WHERE t.id = rid);
 			PERFORM pg_sleep(0.0005);
 		END LOOP;
 		INSERT INTO lat VALUES (extract(epoch FROM clock_timestamp() - t0) * 1000);

@@ -133,10 +133,6 @@ pgc_source_prepare(PgcWorker *w)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "\"table\":");
 	escape_json(&buf, w->qualified);
-	appendStringInfoString(&buf, ",\"opencdc.collection\":");
-	escape_json(&buf, PQgetvalue(res, 0, 2));
-	appendStringInfoString(&buf, ",\"postgres.schema\":");
-	escape_json(&buf, PQgetvalue(res, 0, 1));
 	w->meta = buf.data;
 	PQclear(res);
 
@@ -307,16 +303,6 @@ pgc_snapshot_position(char *out, uint64 n)
 			 (uint32) (n >> 32), (uint32) n);
 }
 
-/* Nanoseconds since the Unix epoch, as OpenCDC's readAt wants them */
-static int64
-pgc_unix_ns(void)
-{
-	TimestampTz now = GetCurrentTimestamp();
-
-	return (now + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
-				   SECS_PER_DAY * USECS_PER_SEC)) * 1000;
-}
-
 /*
  * Take the snapshot and apply it in one destination transaction that ends
  * by recording the cut as the position.  Returns the cut LSN.
@@ -395,12 +381,12 @@ pgc_source_snapshot(PgcWorker *w)
 
 	pgc_pq_command(w->dest, "destination", "BEGIN");
 	pgc_batch_reset(w);
+	w->batch_table = w->qualified;
 	initStringInfo(&rec);
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM pgconduit_snapshot", w->batch_limit);
 	for (;;)
 	{
 		int			rows;
-		char		readat[32];
 
 		res = pgc_pq_exec(reader, "source", fetch, 0, NULL);
 		rows = PQntuples(res);
@@ -409,27 +395,43 @@ pgc_source_snapshot(PgcWorker *w)
 			PQclear(res);
 			break;
 		}
-		snprintf(readat, sizeof(readat), INT64_FORMAT, pgc_unix_ns());
+		/*
+		 * Snapshot records carry only the table in their metadata: the
+		 * destination has less to parse.
+		 */
 		for (int i = 0; i < rows; i++)
 		{
 			pgc_snapshot_position(position, ++n);
 			resetStringInfo(&rec);
-			appendStringInfo(&rec,
-							 "{\"position\":\"%s\",\"operation\":\"snapshot\",\"metadata\":{%s,\"opencdc.readAt\":\"%s\"},\"key\":%s,\"payload\":{\"before\":null,\"after\":%s}}",
-							 position, w->meta, readat,
-							 PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+			appendStringInfoString(&rec, "{\"position\":\"");
+			appendBinaryStringInfo(&rec, position, PGC_POSITION_LEN);
+			appendStringInfoString(&rec, "\",\"operation\":\"snapshot\",\"metadata\":{");
+			appendStringInfoString(&rec, w->meta);
+			appendStringInfoString(&rec, "},\"key\":");
+			appendBinaryStringInfo(&rec, PQgetvalue(res, i, 0), PQgetlength(res, i, 0));
+			appendStringInfoString(&rec, ",\"payload\":{\"before\":null,\"after\":");
+			appendBinaryStringInfo(&rec, PQgetvalue(res, i, 1), PQgetlength(res, i, 1));
+			appendStringInfoString(&rec, "}}");
 			pgc_batch_add(w, rec.data, rec.len, position);
 		}
 		PQclear(res);
 		SpinLockAcquire(&w->slot->mutex);
 		w->slot->records_read += rows;
 		SpinLockRelease(&w->slot->mutex);
-		pgc_batch_apply(w, "snapshot");
+
+		/* the destination applies this batch while the next is read */
+		pgc_batch_finish(w);
 		SpinLockAcquire(&w->slot->mutex);
-		w->slot->snapshot_done = n;
+		w->slot->snapshot_done = n - rows;
 		SpinLockRelease(&w->slot->mutex);
+		pgc_batch_send(w, "snapshot");
 		CHECK_FOR_INTERRUPTS();
 	}
+	pgc_batch_finish(w);
+	w->batch_table = NULL;
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->snapshot_done = n;
+	SpinLockRelease(&w->slot->mutex);
 	pgc_pq_command(reader, "source", "COMMIT");
 	pgc_pq_finish(&reader);
 
@@ -683,7 +685,11 @@ pgc_source_stream(PgcWorker *w)
 			if (pending_marker != InvalidXLogRecPtr && !in_txn)
 				w->slot->marker_lsn = Max(w->slot->marker_lsn, pending_marker);
 			if (!in_txn)
+			{
+				/* all the source's WAL up to here is dealt with */
 				w->slot->marker_lsn = Max(w->slot->marker_lsn, wal_end);
+				w->slot->applied_lsn = Max(w->slot->applied_lsn, done);
+			}
 			w->slot->source_lsn = Max(w->slot->source_lsn, wal_end);
 			SpinLockRelease(&w->slot->mutex);
 			if (!in_txn)

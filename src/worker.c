@@ -140,35 +140,67 @@ pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
 }
 
 /*
- * Apply the batch on the destination with the pipeline's progress, in one
- * call (and, outside an explicit transaction, one transaction).  A record
- * the destination rejects raises an ERROR naming its position and table,
- * after the records before it were applied, unless on_error is
- * dead_letter, in which case it went to pgconduit.dead_letter.
+ * Send the batch to the destination, to be applied with the pipeline's
+ * progress in one call (and, outside an explicit transaction, one
+ * transaction); pgc_batch_finish() reads the outcome.  The batch buffer
+ * may be refilled at once: libpq has sent its bytes.
  */
 void
-pgc_batch_apply(PgcWorker *w, const char *phase)
+pgc_batch_send(PgcWorker *w, const char *phase)
 {
 	const char *params[7];
-	PGresult   *res;
-	int64		applied;
-	int64		dead;
 
-	if (w->nbatch == 0)
-		return;
+	Assert(!w->batch_pending);
 	appendStringInfoChar(&w->batch, ']');
 	params[0] = w->pipeline_id;
 	params[1] = w->name;
 	params[2] = w->batch.data;
-	params[3] = w->dst->table;
+	params[3] = w->dst->table ? w->dst->table : w->batch_table;
 	params[4] = w->dst->on_error == PGC_ON_ERROR_DEAD_LETTER ? "dead_letter" : "halt";
 	params[5] = phase;
 	params[6] = w->batch_last;
-	res = pgc_pq_exec(w->dest, "destination",
-					  "SELECT applied, dead_letters, failed_position, failed_table,"
-					  "       err_sqlstate, err_message, err_detail, err_hint"
-					  "  FROM pgconduit._apply_batch($1, $2, $3::jsonb, $4, $5, $6, $7)",
-					  7, params);
+	pgc_pq_send(w->dest, "destination",
+				"SELECT applied, dead_letters, failed_position, failed_table,"
+				"       err_sqlstate, err_message, err_detail, err_hint"
+				"  FROM pgconduit._apply_batch($1, $2, $3::jsonb, $4, $5, $6, $7)",
+				7, params);
+	w->batch_pending = true;
+	w->pending_snapshot = (strcmp(phase, "snapshot") == 0);
+	strlcpy(w->pending_last, w->batch_last, sizeof(w->pending_last));
+	pgc_batch_reset(w);
+}
+
+/*
+ * Wait for the batch sent last.  A record the destination rejected raises
+ * an ERROR naming its position and table, after the records before it
+ * were applied, unless on_error is dead_letter, in which case it went to
+ * pgconduit.dead_letter.
+ */
+void
+pgc_batch_finish(PgcWorker *w)
+{
+	PGresult   *res = NULL;
+	PGresult   *next;
+	int64		applied;
+	int64		dead;
+
+	if (!w->batch_pending)
+		return;
+	w->batch_pending = false;
+	while ((next = pgc_pq_get_result(w->dest, "destination")) != NULL)
+	{
+		if (PQresultStatus(next) != PGRES_TUPLES_OK)
+		{
+			if (res)
+				PQclear(res);
+			pgc_pq_raise(w->dest, next, "destination");
+		}
+		if (res)
+			PQclear(res);
+		res = next;
+	}
+	if (res == NULL)
+		pgc_pq_raise(w->dest, NULL, "destination");
 	applied = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);
 	dead = strtoi64(PQgetvalue(res, 0, 1), NULL, 10);
 
@@ -181,9 +213,9 @@ pgc_batch_apply(PgcWorker *w, const char *phase)
 		strlcpy(w->slot->error_position, PQgetvalue(res, 0, 2), PGC_POSITION_LEN + 1);
 		strlcpy(w->slot->error_table, PQgetvalue(res, 0, 3), sizeof(w->slot->error_table));
 	}
-	else if (strcmp(phase, "snapshot") != 0)
+	else if (!w->pending_snapshot)
 	{
-		strlcpy(w->slot->applied_position, w->batch_last, PGC_POSITION_LEN + 1);
+		strlcpy(w->slot->applied_position, w->pending_last, PGC_POSITION_LEN + 1);
 		w->slot->failures = 0;
 	}
 	SpinLockRelease(&w->slot->mutex);
@@ -207,8 +239,17 @@ pgc_batch_apply(PgcWorker *w, const char *phase)
 				 hint && hint[0] ? errhint("%s", hint) : 0));
 	}
 	PQclear(res);
-	strlcpy(w->position, w->batch_last, sizeof(w->position));
-	pgc_batch_reset(w);
+	strlcpy(w->position, w->pending_last, sizeof(w->position));
+}
+
+/* Apply the batch on the destination and wait for it */
+void
+pgc_batch_apply(PgcWorker *w, const char *phase)
+{
+	if (w->nbatch == 0)
+		return;
+	pgc_batch_send(w, phase);
+	pgc_batch_finish(w);
 }
 
 /* Record the phase and position on the destination, in its transaction */

@@ -35,7 +35,7 @@ typedef struct PgcWorker
 	char	   *pattern;		/* "schema"."table", for the plugin */
 	List	   *columns;		/* payload columns (char *) */
 	List	   *key;			/* key columns (char *) */
-	char	   *meta;			/* "table":…,"opencdc.collection":…,… */
+	char	   *meta;			/* "table":… for snapshot records */
 	bool		created_slot;	/* this run created the replication slot */
 
 	/* progress, as recorded on the destination */
@@ -47,6 +47,12 @@ typedef struct PgcWorker
 	int			nbatch;
 	int			batch_limit;	/* min(batch_size, buffer_size) */
 	char		batch_last[PGC_POSITION_LEN + 1];
+	const char *batch_table;	/* the records' table, when they omit it */
+
+	/* the batch sent to the destination and not yet acknowledged */
+	bool		batch_pending;
+	bool		pending_snapshot;
+	char		pending_last[PGC_POSITION_LEN + 1];
 } PgcWorker;
 
 /* worker.c */
@@ -54,6 +60,8 @@ extern void pgc_batch_reset(PgcWorker *w);
 extern void pgc_batch_add(PgcWorker *w, const char *record, int len,
 						  const char *position);
 extern void pgc_batch_apply(PgcWorker *w, const char *phase);
+extern void pgc_batch_send(PgcWorker *w, const char *phase);
+extern void pgc_batch_finish(PgcWorker *w);
 extern void pgc_set_progress(PgcWorker *w, const char *phase,
 							 const char *position);
 extern void pgc_status_phase(PgcWorker *w, PgcState state, PgcPhase phase);

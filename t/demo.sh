@@ -53,7 +53,7 @@ psql -d shop -c "INSERT INTO orders (id, customer, amount, items)
 	  FROM generate_series(1, 1000) g"
 
 echo "== the pipeline shop.orders -> warehouse.orders"
-cat <<'SQL' | tee /dev/stderr | psql -d shop
+psql -e -d shop <<'SQL'
 SELECT pgconduit.create_source('shop_orders',
 	format('{"table": "orders", "url": "dbname=shop host=%s port=%s"}',
 		   current_setting('unix_socket_directories'), current_setting('port'))::jsonb);
@@ -65,7 +65,7 @@ SELECT pgconduit.wait_for_pipeline('orders_to_warehouse');
 SQL
 
 echo "== writes on the source while the pipeline runs"
-cat <<'SQL' | tee /dev/stderr | psql -d shop
+psql -e -d shop <<'SQL'
 INSERT INTO orders (id, customer, amount, items) VALUES (1001, 'new customer', 99.99, '["gift"]');
 UPDATE orders SET amount = amount * 2 WHERE id <= 10;
 DELETE FROM orders WHERE id BETWEEN 500 AND 599;
