@@ -509,10 +509,44 @@ pgc_record_field(const char *rec, const char *key, char *out, int len)
 	return true;
 }
 
+/* The stream's bookkeeping of what is applied and confirmed */
+typedef struct PgcStream
+{
+	XLogRecPtr	confirmed;		/* told the walsender: applied before this */
+	XLogRecPtr	pending_complete;	/* what the batch in flight completes */
+	XLogRecPtr	pending_lsn;	/* commit LSN of its last record */
+	TimestampTz pending_commit_time;
+	TimestampTz last_feedback;
+} PgcStream;
+
+/*
+ * Wait for the batch in flight, if any; then everything it completes is
+ * applied, and the slot may be confirmed up to there.
+ */
+static void
+pgc_stream_finish(PgcWorker *w, PgcStream *st)
+{
+	if (!w->batch_pending)
+		return;
+	pgc_batch_finish(w);
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->applied_lsn = Max(w->slot->applied_lsn, st->pending_lsn);
+	w->slot->applied_commit_time = st->pending_commit_time;
+	SpinLockRelease(&w->slot->mutex);
+	if (st->pending_complete > st->confirmed)
+	{
+		st->confirmed = st->pending_complete;
+		pgc_send_feedback(w, st->confirmed, false);
+		st->last_feedback = GetCurrentTimestamp();
+	}
+}
+
 /*
  * Stream the slot's changes to the destination.  Records are read while
- * they are there, up to the batch limit (the buffer); then the batch is
- * applied, and the slot confirmed up to the last transaction the batch
+ * they are there, up to the batch limit; then the batch is sent to the
+ * destination, and the next one read while it is applied.  At most two
+ * batches are held (the buffer); when both wait, so does the walsender.
+ * The slot is confirmed up to the last transaction an applied batch
  * completed.  Records at or before the recorded position were applied
  * before (or by the snapshot) and are dropped.
  */
@@ -521,12 +555,11 @@ pgc_source_stream(PgcWorker *w)
 {
 	StringInfoData cmd;
 	PGresult   *res;
-	XLogRecPtr	confirmed = InvalidXLogRecPtr;
+	PgcStream	st = {0};
 	XLogRecPtr	complete = InvalidXLogRecPtr;	/* commit+1 of last whole txn */
 	XLogRecPtr	pending_marker = InvalidXLogRecPtr;
 	XLogRecPtr	wal_end = InvalidXLogRecPtr;
 	bool		in_txn = false;
-	TimestampTz last_feedback = 0;
 	TimestampTz commit_time = 0;
 
 	w->repl = pgc_pq_connect(w->src->replication_url, true, w->appname,
@@ -545,12 +578,12 @@ pgc_source_stream(PgcWorker *w)
 						lo;
 
 			if (sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) == 2)
-				confirmed = ((uint64) hi << 32) | lo;
+				st.confirmed = ((uint64) hi << 32) | lo;
 		}
 		PQclear(res);
 	}
 	SpinLockAcquire(&w->slot->mutex);
-	w->slot->marker_lsn = Max(w->slot->marker_lsn, confirmed);
+	w->slot->marker_lsn = Max(w->slot->marker_lsn, st.confirmed);
 	SpinLockRelease(&w->slot->mutex);
 
 	initStringInfo(&cmd);
@@ -608,7 +641,7 @@ pgc_source_stream(PgcWorker *w)
 				memcpy(&end, buf + 1, 8);
 				wal_end = Max(wal_end, pg_ntoh64(end));
 				if (buf[17])
-					pgc_send_feedback(w, confirmed, false);
+					pgc_send_feedback(w, st.confirmed, false);
 			}
 			else if (buf[0] == 'w' && r > 25)
 			{
@@ -662,20 +695,25 @@ pgc_source_stream(PgcWorker *w)
 			PQfreemem(buf);
 		}
 
-		/* apply what the buffer holds */
+		/*
+		 * Hand the buffer to the destination and read on while it applies:
+		 * first wait for the batch before, so at most two are in flight.
+		 * What a batch completes is known when it is sent: every
+		 * transaction whose commit was read by then.
+		 */
 		if (w->nbatch > 0)
 		{
-			XLogRecPtr	last = pgc_parse_hex16(w->batch_last);
-
-			pgc_batch_apply(w, "cdc");
-			SpinLockAcquire(&w->slot->mutex);
-			w->slot->applied_lsn = last;
-			w->slot->applied_commit_time = commit_time;
-			SpinLockRelease(&w->slot->mutex);
+			pgc_stream_finish(w, &st);
+			st.pending_complete = complete;
+			st.pending_commit_time = commit_time;
+			st.pending_lsn = pgc_parse_hex16(w->batch_last);
+			pgc_batch_send(w, "cdc");
 		}
+		else if (!got)
+			pgc_stream_finish(w, &st);
 
-		/* with nothing buffered, whole transactions received are done */
-		if (w->nbatch == 0)
+		/* with nothing buffered or in flight, whole transactions are done */
+		if (w->nbatch == 0 && !w->batch_pending)
 		{
 			XLogRecPtr	done = complete;
 
@@ -694,20 +732,20 @@ pgc_source_stream(PgcWorker *w)
 			SpinLockRelease(&w->slot->mutex);
 			if (!in_txn)
 				pending_marker = InvalidXLogRecPtr;
-			if (done > confirmed)
+			if (done > st.confirmed)
 			{
-				confirmed = done;
-				pgc_send_feedback(w, confirmed, false);
-				last_feedback = GetCurrentTimestamp();
+				st.confirmed = done;
+				pgc_send_feedback(w, st.confirmed, false);
+				st.last_feedback = GetCurrentTimestamp();
 			}
 		}
 
-		if (TimestampDifferenceExceeds(last_feedback, GetCurrentTimestamp(),
+		if (TimestampDifferenceExceeds(st.last_feedback, GetCurrentTimestamp(),
 									   PGC_FEEDBACK_INTERVAL_MS))
 		{
 			/* ask for a keepalive too, to learn where the source is */
-			pgc_send_feedback(w, confirmed, true);
-			last_feedback = GetCurrentTimestamp();
+			pgc_send_feedback(w, st.confirmed, true);
+			st.last_feedback = GetCurrentTimestamp();
 		}
 
 		if (!got)

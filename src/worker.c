@@ -451,8 +451,9 @@ pgconduit_worker_main(Datum main_arg)
 		SpinLockRelease(&slot->mutex);
 		proc_exit(0);
 	}
+	/* two batches may be held at once: one applied, one being read */
 	w->batch_limit = Min(w->dst->batch_size,
-						 w->src->buffer_size > 0 ? w->src->buffer_size : pgc_buffer_size);
+						 (w->src->buffer_size > 0 ? w->src->buffer_size : pgc_buffer_size) / 2);
 	w->batch_limit = Max(w->batch_limit, 1);
 
 	PG_TRY();
