@@ -89,5 +89,32 @@ ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('sup
 	'and goes on');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM a2'), '2', 'with every row');
 
+# a source role without REPLICATION, and a source without wal_level = logical
+my $plain = PostgreSQL::Test::Cluster->new('plain');
+$plain->init;    # wal_level = replica
+$plain->start;
+$plain->safe_psql('postgres', 'CREATE TABLE a (id int PRIMARY KEY)');
+my $plain_url = lit($plain->connstr('postgres'));
+my $bob_url = lit($node->connstr('postgres') . ' user=bob');
+$node->safe_psql('postgres', qq{
+	CREATE ROLE bob LOGIN;
+	GRANT SELECT ON a TO bob;
+	SELECT pgconduit.create_source('as_bob', jsonb_build_object('table', 'a', 'url', $bob_url));
+	SELECT pgconduit.create_source('no_wal', jsonb_build_object('table', 'a', 'url', $plain_url));
+	SELECT pgconduit.drop_pipeline('supers');
+	SELECT pgconduit.create_pipeline('bobs', 'as_bob', 'a2');
+});
+$node->poll_query_until('postgres', q{SELECT state = 'failed' FROM pgconduit.status WHERE pipeline = 'bobs'});
+like($node->safe_psql('postgres', q{SELECT last_error FROM pgconduit.status WHERE pipeline = 'bobs'}),
+	qr/must have the REPLICATION attribute/, 'a source role without REPLICATION is a clear failure');
+$node->safe_psql('postgres', q{
+	SELECT pgconduit.drop_pipeline('bobs', drop_slot => false);
+	SELECT pgconduit.create_pipeline('nowal', 'no_wal', 'a2');
+});
+$node->poll_query_until('postgres', q{SELECT state = 'failed' FROM pgconduit.status WHERE pipeline = 'nowal'});
+like($node->safe_psql('postgres', q{SELECT last_error FROM pgconduit.status WHERE pipeline = 'nowal'}),
+	qr/wal_level must be "logical" on the source/, 'a source without logical WAL is a clear failure');
+
 $node->stop('fast');
+$plain->stop('fast');
 done_testing();
