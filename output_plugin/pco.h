@@ -112,6 +112,7 @@ typedef struct PcoOptions
 	List	   *message_prefixes;	/* char *, NIL = every prefix */
 	List	   *columns;		/* char *: "columns", NIL = every column */
 	List	   *key_columns;	/* char *: "key", NIL = from the indexes */
+	bool		metadata_table_only;	/* metadata = table */
 	bool		skip_origin;	/* origin = none */
 	bool		include_origin;
 } PcoOptions;
@@ -135,6 +136,7 @@ typedef struct PcoRelation
 	char	   *meta_table;		/* "table":"…","opencdc.collection":"…",
 								 * "postgres.schema":"…", escaped */
 	int			meta_table_len;
+	int			meta_table_only_len;	/* of its "table":"…" prefix */
 	int			natts;			/* attributes of the tuple descriptor */
 	int			ncolumns;
 	PcoColumn  *columns;		/* live columns in attnum order */

@@ -293,6 +293,7 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "\"table\":");
 	pco_json_escape(&buf, quote_qualified_identifier(schema, name), -1);
+	rel->meta_table_only_len = buf.len;
 	appendStringInfoString(&buf, ",\"opencdc.collection\":");
 	pco_json_escape(&buf, name, -1);
 	appendStringInfoString(&buf, ",\"postgres.schema\":");

@@ -284,6 +284,21 @@ pco_parse_options(List *options, PcoOptions *opts)
 			opts->message_prefixes = pco_prefix_list(elem);
 			opts->messages = true;
 		}
+		else if (strcmp(elem->defname, "metadata") == 0)
+		{
+			char	   *v = pco_string_option(elem);
+
+			if (strcmp(v, "full") == 0)
+				opts->metadata_table_only = false;
+			else if (strcmp(v, "table") == 0)
+				opts->metadata_table_only = true;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								elem->defname, v),
+						 errhint("Valid values are \"full\" and \"table\".")));
+		}
 		else if (strcmp(elem->defname, "columns") == 0)
 			opts->columns = pco_name_list(elem);
 		else if (strcmp(elem->defname, "key") == 0)
@@ -310,7 +325,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" is not recognized by pgconduit_output",
 							elem->defname),
-					 errhint("Valid options are: tables, exclude_tables, publication_names, actions, columns, key, include_transaction, messages, message_prefixes, origin, include_origin.")));
+					 errhint("Valid options are: tables, exclude_tables, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin.")));
 	}
 }
 
@@ -673,11 +688,16 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		PCO_PUT_LIT(out, PCO_OP_UPDATE);
 	else
 		PCO_PUT_LIT(out, PCO_OP_DELETE);
-	pco_put(out, rel->meta_table, rel->meta_table_len);
-	pco_put(out, state->txn_meta.data, state->txn_meta.len);
-	PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
-	pco_put_lsn(out, change->lsn);
-	pco_putc(out, '"');
+	if (state->options.metadata_table_only)
+		pco_put(out, rel->meta_table, rel->meta_table_only_len);
+	else
+	{
+		pco_put(out, rel->meta_table, rel->meta_table_len);
+		pco_put(out, state->txn_meta.data, state->txn_meta.len);
+		PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
+		pco_put_lsn(out, change->lsn);
+		pco_putc(out, '"');
+	}
 	if (nunchanged > 0)
 	{
 		StringInfoData list;

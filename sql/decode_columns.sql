@@ -25,5 +25,11 @@ SELECT data::jsonb -> 'key' AS key, data::jsonb -> 'payload' -> 'after' AS after
  WHERE data::jsonb ->> 'operation' = 'create' AND data::jsonb -> 'key' IS NOT NULL
    AND (data::jsonb #>> '{payload,after,id}')::int = 2;
 
+-- metadata = table keeps only the table in a change's metadata
+INSERT INTO col_t VALUES (3, 'c', 'three', 'y');
+SELECT data::jsonb -> 'metadata' AS metadata
+  FROM pg_logical_slot_peek_changes('dec_columns', NULL, NULL, 'metadata', 'table');
+SELECT data FROM pg_logical_slot_peek_changes('dec_columns', NULL, NULL, 'metadata', 'none');
+
 SELECT pg_drop_replication_slot('dec_columns');
 DROP TABLE col_t;

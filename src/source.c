@@ -588,7 +588,7 @@ pgc_source_stream(PgcWorker *w)
 
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait'",
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table'",
 					 quote_identifier(w->src->slot_name),
 					 pgc_literal(w->pattern),
 					 pgc_literal(quote_identifier(w->src->publication_name)),
