@@ -54,6 +54,7 @@ typedef struct PgcCatalogPipeline
 	char		slot_name[NAMEDATALEN];
 	bool		enabled;
 	Oid			owner;
+	bool		owner_can_login;
 } PgcCatalogPipeline;
 
 /* Fill w for one of pgconduit's workers: function, type (and name) */
@@ -338,7 +339,7 @@ pgc_scan_catalog(void)
 	pgstat_report_activity(STATE_RUNNING, "reading pgconduit.pipeline");
 	if (OidIsValid(get_extension_oid("pgconduit", true)))
 	{
-		if (SPI_execute("SELECT p.name, p.enabled, r.oid, s.config->>'slot_name'"
+		if (SPI_execute("SELECT p.name, p.enabled, r.oid, s.config->>'slot_name', r.rolcanlogin"
 						"  FROM pgconduit.pipeline p"
 						"  JOIN pgconduit.connector s ON s.name = p.source"
 						"  LEFT JOIN pg_catalog.pg_roles r ON r.rolname = p.owner",
@@ -357,6 +358,7 @@ pgc_scan_catalog(void)
 			p->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 			if (isnull)
 				p->owner = InvalidOid;
+			p->owner_can_login = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)) && !isnull;
 			slot_name = SPI_getvalue(tup, desc, 4);
 			if (slot_name)
 				strlcpy(p->slot_name, slot_name, NAMEDATALEN);
@@ -469,6 +471,17 @@ pgconduit_scan_main(Datum main_arg)
 			pgc_slot_update_failure(slot, false);
 			snprintf(slot->last_error, PGC_ERROR_LEN,
 					 "the owner of pipeline \"%s\" does not exist", p->name);
+			slot->last_error_time = now;
+			start = false;
+		}
+		else if (start && !p->owner_can_login)
+		{
+			/* the worker logs in as the owner, which would fail over and over */
+			pgc_slot_update_failure(slot, false);
+			snprintf(slot->last_error, PGC_ERROR_LEN,
+					 "the owner of pipeline \"%s\" is not permitted to log in\n"
+					 "HINT: The pipeline's worker runs as its owner: grant the role LOGIN, then run pgconduit.start_pipeline('%s').",
+					 p->name, p->name);
 			slot->last_error_time = now;
 			start = false;
 		}

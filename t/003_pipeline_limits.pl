@@ -68,9 +68,23 @@ like(
 is( $node->safe_psql('postgres', q{SELECT owner FROM pgconduit.pipeline WHERE name = 'alices'}),
 	'alice', 'the pipeline belongs to its creator');
 
-# as a superuser's pipeline, the worker's session user is the owner
+# an owner that cannot log in: a clear failure, not a worker failing to start over and over
 $node->safe_psql('postgres', q{
 	SELECT pgconduit.drop_pipeline('alices');
+	CREATE ROLE carol NOLOGIN;
+	GRANT pgconduit_admin TO carol;
+	SET ROLE carol;
+	SELECT pgconduit.create_pipeline('carols', 'a', 'a2');
+});
+$node->poll_query_until('postgres',
+	q{SELECT state = 'failed' FROM pgconduit.status WHERE pipeline = 'carols'});
+like(
+	$node->safe_psql('postgres', q{SELECT last_error FROM pgconduit.status WHERE pipeline = 'carols'}),
+	qr/is not permitted to log in/, 'an owner without LOGIN is a clear failure');
+$node->safe_psql('postgres', q{SELECT pgconduit.drop_pipeline('carols', drop_slot => false)});
+
+# as a superuser's pipeline, the worker's session user is the owner
+$node->safe_psql('postgres', q{
 	SELECT pgconduit.create_pipeline('supers', 'a', 'a2');
 	SELECT pgconduit.wait_for_pipeline('supers');
 });
