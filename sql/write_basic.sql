@@ -210,5 +210,94 @@ SELECT pgconduit.write('[
 ]');
 SELECT * FROM audit ORDER BY msg;
 
-DROP TABLE orders, orders_copy, lines, events, docs, docs_nn, gen, ident, child, parent, big, audit;
-DROP FUNCTION events_audit();
+-- deletes: consecutive ones of a table and key are applied together
+CREATE TABLE dl (id int PRIMARY KEY, v int);
+INSERT INTO dl SELECT i, i FROM generate_series(1, 2605) i;
+-- many in one call (more than one statement execution), with repeated and
+-- missing keys
+SELECT pgconduit.write(jsonb_agg(jsonb_build_object('operation', 'delete',
+	'metadata', jsonb_build_object('table', 'dl'), 'key', jsonb_build_object('id', i % 2600))))
+  FROM generate_series(1, 2800) i;
+SELECT count(*), min(id), max(id) FROM dl;
+-- delete then create again, create then delete, and a delete between two
+-- upserts of the same key, all in one call
+SELECT pgconduit.write('[
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 2600}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 2601}},
+	{"operation": "create", "metadata": {"table": "dl"}, "key": {"id": 2600}, "payload": {"after": {"v": -1}}},
+	{"operation": "create", "metadata": {"table": "dl"}, "key": {"id": 1}, "payload": {"after": {"v": -2}}},
+	{"operation": "create", "metadata": {"table": "dl"}, "key": {"id": 2}, "payload": {"after": {"v": -3}}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 1}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 2}},
+	{"operation": "create", "metadata": {"table": "dl"}, "key": {"id": 2}, "payload": {"after": {"v": -4}}},
+	{"operation": "create", "metadata": {"table": "dl"}, "key": {"id": 3}, "payload": {"after": {"v": -5}}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 3}},
+	{"operation": "create", "metadata": {"table": "dl"}, "key": {"id": 3}, "payload": {"after": {"v": -6}}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 3}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 2602}}
+]');
+SELECT * FROM dl WHERE id < 10 OR id > 2590 ORDER BY id;
+-- only missing rows
+SELECT pgconduit.write('[
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 1}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": -7}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": null}}
+]');
+SELECT count(*) FROM dl;
+-- composite keys; a NULL key value matches nothing
+CREATE TABLE dl2 (a int, b text, n int);
+INSERT INTO dl2 VALUES (1, 'x', 1), (1, 'y', 2), (2, 'x', 3), (2, NULL, 4), (3, 'z', 5), (3, 'z', 6);
+SELECT pgconduit.write('[
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 1, "b": "y"}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"b": "x", "a": 2}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 2, "b": null}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 3, "b": "z"}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 1}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 9, "b": "x"}}
+]');
+SELECT * FROM dl2 ORDER BY n;
+-- deletes mixed across two tables, and with other records between them
+INSERT INTO dl SELECT i, i FROM generate_series(10, 14) i;
+INSERT INTO dl2 VALUES (5, 'a', 7), (6, 'b', 8), (7, 'c', 9);
+SELECT pgconduit.write('[
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 10}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 5, "b": "a"}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 11}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 6, "b": "b"}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 7, "b": "c"}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 12}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 13}},
+	{"operation": "create", "metadata": {"table": "dl2"}, "payload": {"after": {"a": 5, "b": "a", "n": 10}}},
+	{"operation": "delete", "metadata": {"table": "dl2"}, "key": {"a": 5, "b": "a"}},
+	{"operation": "create", "metadata": {"table": "dl2"}, "payload": {"after": {"a": 5, "b": "a", "n": 11}}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 14}}
+]');
+SELECT * FROM dl WHERE id BETWEEN 9 AND 15 ORDER BY id;
+SELECT * FROM dl2 ORDER BY n;
+-- an error names its record, and nothing of the call is applied
+\set SHOW_CONTEXT errors
+INSERT INTO dl SELECT i, i FROM generate_series(20, 23) i;
+CREATE FUNCTION dl_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF OLD.id = 22 THEN
+		RAISE EXCEPTION 'row 22 is kept';
+	END IF;
+	RETURN OLD;
+END
+$$;
+CREATE TRIGGER dl_guard BEFORE DELETE ON dl FOR EACH ROW EXECUTE FUNCTION dl_guard();
+SELECT pgconduit.write('[
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 20}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 21}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 22}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 23}}
+]');
+SELECT pgconduit.write('[
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": 20}},
+	{"operation": "delete", "metadata": {"table": "dl"}, "key": {"id": "x"}}
+]');
+\set SHOW_CONTEXT never
+SELECT count(*) FROM dl WHERE id BETWEEN 20 AND 23;
+
+DROP TABLE orders, orders_copy, lines, events, docs, docs_nn, gen, ident, child, parent, big, audit, dl, dl2;
+DROP FUNCTION events_audit(), dl_guard();

@@ -7,8 +7,8 @@
  * parses a name, or else metadata."opencdc.collection" taken as it is)
  * and its operation.  snapshot, create and update records with a key are
  * upserts (INSERT ... ON CONFLICT (key) DO UPDATE of the columns given),
- * without a key plain INSERTs; delete records delete by key; truncate
- * truncates.  Key fields override payload fields of the same name, and
+ * without a key plain INSERTs; delete records delete by key (DELETE ...
+ * USING the keys); truncate truncates.  Key fields override payload fields of the same name, and
  * columns named in metadata."postgres.unchanged_toast" are left alone.
  * An update whose payload.before holds a different key deletes the row
  * under the old key first, so a key change moves the row.
@@ -17,8 +17,11 @@
  * records for the same statement (table, operation, key columns, columns
  * given) are collected in a tuplestore and applied by one execution of a
  * prepared multi-row statement (see write_table.c), which reads them back
- * through pgconduit._write_rows().  A group ends early when a key repeats,
- * since ON CONFLICT DO UPDATE cannot touch one row twice in a statement.
+ * through pgconduit._write_rows().  An upsert group ends early when a key
+ * repeats, since ON CONFLICT DO UPDATE cannot touch one row twice in a
+ * statement; a delete group need not (a second delete of a row finds it
+ * gone, as it would in a statement of its own).  The old-key delete of an
+ * update that moves a row is a group of one, run before the record's row.
  * Each row passes pgconduit._write_at(), which counts them, so this
  * module knows which record the statement is at and every error - our own, a type's
  * input function, a constraint, a trigger - carries the context
@@ -611,19 +614,39 @@ update_by_key(PgcwCall *call, PgcwTable *t, PgcwPlan *up)
 	return pgcw_plan_execute(p, call->pvalues, call->pnulls);
 }
 
-/* run a one-row DELETE by the key columns in sig, values in call->values */
+/* start a group of rows for statement p of table t at the current record */
 static void
-delete_by_key(PgcwCall *call, PgcwTable *t, const char *sig)
+group_start(PgcwCall *call, PgcwTable *t, PgcwPlan *p)
 {
-	PgcwPlan   *p = pgcw_plan_get(t, sig);
-	int			i;
+	MemoryContext old = MemoryContextSwitchTo(call->cxt);
 
-	for (i = 0; i < p->nkeys; i++)
+	Assert(call->gcount == 0);
+	call->gstore = tuplestore_begin_heap(false, false, work_mem);
+	MemoryContextSwitchTo(old);
+	call->gplan = p;
+	call->gtable = t;
+	call->gqualname = t->qualname;
+	call->gfirst = call->index;
+}
+
+/* add the row of the current record, in call->values, to the group */
+static void
+group_put(PgcwCall *call, PgcwPlan *p)
+{
+	int			j;
+
+	Assert(call->gplan == p);
+	for (j = 0; j < p->ncols; j++)
 	{
-		call->pvalues[i] = call->values[p->keyattnums[i] - 1];
-		call->pnulls[i] = call->nulls[p->keyattnums[i] - 1];
+		call->pvalues[j] = call->values[p->attnums[j] - 1];
+		call->pnulls[j] = call->nulls[p->attnums[j] - 1];
 	}
-	pgcw_plan_execute(p, call->pvalues, call->pnulls);
+	if (p->ncols == 0)
+		call->pnulls[0] = true;
+	Assert(call->gcount == 0 || call->index == call->glast + 1);
+	tuplestore_putvalues(call->gstore, p->rowdesc, call->pvalues, call->pnulls);
+	call->gcount++;
+	call->glast = call->index;
 }
 
 /*
@@ -637,6 +660,7 @@ delete_old_key(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
 {
 	uint32		generation = t->generation;
 	bool		changed = false;
+	PgcwPlan   *p;
 	int			a;
 
 	for (a = 1; a <= t->natts; a++)
@@ -662,6 +686,7 @@ delete_old_key(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
 	call->delsig[0] = (char) PGCW_OP_DELETE;
 	memcpy(call->delsig + 1, keybits, t->sigbytes);
 	memcpy(call->delsig + 1 + t->sigbytes, keybits, t->sigbytes);
+	p = pgcw_plan_get(t, call->delsig);
 	for (a = 1; a <= t->natts; a++)
 	{
 		PgcwColumn *c = &t->cols[a - 1];
@@ -671,7 +696,10 @@ delete_old_key(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
 						   getKeyJsonValueFromContainer(before, c->name,
 														c->namelen, NULL));
 	}
-	delete_by_key(call, t, call->delsig);
+	/* now, before the record's own row: a group of one */
+	group_start(call, t, p);
+	group_put(call, p);
+	flush_group(call);
 	return true;
 }
 
@@ -733,7 +761,6 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 	bool		has_toast;
 	PgcwPlan   *p;
 	int			a;
-	int			j;
 
 	after = as_object(&r->after, "payload.after");
 	if (key == NULL && after == NULL)
@@ -793,40 +820,30 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 
 	if (call->gcount == 0)
 	{
-		MemoryContext old = MemoryContextSwitchTo(call->cxt);
-
-		call->gstore = tuplestore_begin_heap(false, false, work_mem);
-		MemoryContextSwitchTo(old);
-		call->gplan = p;
-		call->gtable = t;
-		call->gqualname = t->qualname;
-		call->gfirst = call->index;
+		group_start(call, t, p);
 		memset(call->dups, 0, sizeof(uint32) * PGCW_DUP_SLOTS);
 		if (p->op == PGCW_OP_UPSERT && p->key_hashable)
 			(void) key_seen(call, key_hash(call, p));
 	}
-
-	for (j = 0; j < p->ncols; j++)
-	{
-		call->pvalues[j] = call->values[p->attnums[j] - 1];
-		call->pnulls[j] = call->nulls[p->attnums[j] - 1];
-	}
-	if (p->ncols == 0)
-		call->pnulls[0] = true;
-	Assert(call->gcount == 0 || call->index == call->glast + 1);
-	tuplestore_putvalues(call->gstore, p->rowdesc, call->pvalues, call->pnulls);
-	call->gcount++;
-	call->glast = call->index;
+	group_put(call, p);
 	return true;
 }
 
-/* apply a delete record: DELETE by key, now */
-static void
+/*
+ * Apply a delete record: add its key to the group in flight (after
+ * finishing that group if it is another statement's).  A key may repeat
+ * in a group: deleting a row twice deletes it once.  Returns false if the
+ * record must be started over because finishing the group changed the
+ * table.
+ */
+static bool
 apply_delete(PgcwCall *call, PgcwTable *t, JsonbContainer *key)
 {
+	uint32		generation = t->generation;
 	int			sigbytes = t->sigbytes;
 	char	   *keybits = call->sig + 1;
 	char	   *colbits = call->sig + 1 + sigbytes;
+	PgcwPlan   *p;
 	int			a;
 
 	if (key == NULL)
@@ -837,10 +854,24 @@ apply_delete(PgcwCall *call, PgcwTable *t, JsonbContainer *key)
 	memset(call->sig, 0, 1 + 2 * sigbytes);
 	call->sig[0] = (char) PGCW_OP_DELETE;
 	collect_fields(call, t, key, true, keybits, colbits, NULL);
+
+	p = pgcw_plan_get(t, call->sig);
+	if (call->gcount > 0 &&
+		(call->gplan != p || call->gcount >= PGCW_GROUP_MAX))
+	{
+		flush_group(call);
+		if (!t->valid || t->generation != generation)
+			return false;
+	}
+
 	for (a = 1; a <= t->natts; a++)
 		if (BIT_IS_SET(keybits, a))
 			convert_column(call, t, a, &call->vals[a - 1]);
-	delete_by_key(call, t, call->sig);
+
+	if (call->gcount == 0)
+		group_start(call, t, p);
+	group_put(call, p);
+	return true;
 }
 
 /* which kind of record an operation name is; ERROR if none */
@@ -927,11 +958,17 @@ apply_record(PgcwCall *call, JsonbValue *v)
 		t = get_table(call, record_table(call, &r));
 		if (kind == REC_DELETE)
 		{
-			flush_group(call);
-			if (!t->valid)
-				continue;
-			apply_delete(call, t, key);
-			return;
+			/* a group of other records goes first, as it always did */
+			if (call->gcount > 0 &&
+				(call->gtable != t || call->gplan->op != PGCW_OP_DELETE))
+			{
+				flush_group(call);
+				if (!t->valid)
+					continue;
+			}
+			if (apply_delete(call, t, key))
+				return;
+			continue;
 		}
 		if (apply_write(call, t, &r, key, kind))
 			return;

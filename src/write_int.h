@@ -95,7 +95,7 @@ typedef struct PgcwPlan
 	AttrNumber *attnums;
 	int			nkeys;			/* key columns, in attnum order */
 	AttrNumber *keyattnums;
-	TupleDesc	rowdesc;		/* INSERT/UPSERT: rows handed to the plan */
+	TupleDesc	rowdesc;		/* INSERT/UPSERT/DELETE: rows handed to the plan */
 	bool		key_hashable;	/* UPSERT: keys can be checked for repeats */
 	FmgrInfo   *keyhash;		/* UPSERT: hash function per key column */
 	Oid		   *keycoll;

@@ -9,7 +9,8 @@
  * prepared statement per (operation, key columns, columns given): a
  * multi-row INSERT or INSERT ... ON CONFLICT DO UPDATE that reads its rows
  * from pgconduit._write_rows() (and passes each through the row counter
- * pgconduit._write_at()), or a one-row DELETE by key.  The SQL is
+ * pgconduit._write_at()), a multi-row DELETE ... USING of the keys read
+ * the same way, or a one-row UPDATE by key.  The SQL is
  * generated once, with every identifier quoted and every name qualified,
  * prepared with SPI_prepare_cursor() and kept with SPI_keepplan(); the
  * plan cache replans it when the table changes.
@@ -557,12 +558,25 @@ plan_sql(PgcwTable *t, PgcwPlan *p)
 	initStringInfo(&sql);
 	if (p->op == PGCW_OP_DELETE)
 	{
-		appendStringInfo(&sql, "DELETE FROM %s WHERE ", t->qualname);
+		/*
+		 * The keys come through a MATERIALIZED CTE, so that each is read
+		 * (and counted by _write_at()) exactly once, whichever side of the
+		 * join the planner puts it on.
+		 */
+		appendStringInfoString(&sql, "WITH pgc_k AS MATERIALIZED (SELECT ");
+		for (i = 0; i < p->nkeys; i++)
+			appendStringInfo(&sql, "%sr.c%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfoString(&sql, " FROM pgconduit._write_rows($1) AS r(");
+		for (i = 0; i < p->nkeys; i++)
+			appendStringInfo(&sql, "%sc%d %s", i > 0 ? ", " : "", i + 1,
+							 column_type(&t->cols[p->keyattnums[i] - 1]));
+		appendStringInfo(&sql, ") WHERE pgconduit._write_at()) DELETE FROM %s AS pgc_t USING pgc_k WHERE ",
+						 t->qualname);
 		for (i = 0; i < p->nkeys; i++)
 		{
 			PgcwColumn *c = &t->cols[p->keyattnums[i] - 1];
 
-			appendStringInfo(&sql, "%s%s %s $%d", i > 0 ? " AND " : "",
+			appendStringInfo(&sql, "%spgc_t.%s %s pgc_k.c%d", i > 0 ? " AND " : "",
 							 quote_identifier(c->name), equality_operator(c),
 							 i + 1);
 		}
@@ -668,11 +682,11 @@ plan_prepare(PgcwTable *t, PgcwPlan *p)
 	int			i;
 	SPIPlanPtr	plan;
 
-	if (p->op == PGCW_OP_DELETE || p->op == PGCW_OP_UPDATE)
+	if (p->op == PGCW_OP_UPDATE)
 	{
 		int			n = 0;
 
-		nargs = p->op == PGCW_OP_DELETE ? p->nkeys : p->ncols;
+		nargs = p->ncols;
 		argtypes = palloc(sizeof(Oid) * nargs);
 		for (i = 0; i < p->nkeys; i++)
 			argtypes[n++] = t->cols[p->keyattnums[i] - 1].typid;
@@ -770,7 +784,8 @@ pgcw_plan_get(PgcwTable *t, const char *sig)
 			if (p->ncols == p->nkeys)
 				p->update_first = false;
 		}
-		if (p->op == PGCW_OP_INSERT || p->op == PGCW_OP_UPSERT)
+		if (p->op == PGCW_OP_INSERT || p->op == PGCW_OP_UPSERT ||
+			p->op == PGCW_OP_DELETE)
 		{
 			/* no columns given: rows of one unused column */
 			p->rowdesc = CreateTemplateTupleDesc(Max(p->ncols, 1));
