@@ -373,6 +373,14 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'pgconduit_write_at'
 LANGUAGE C STRICT VOLATILE COST 1;
 
+-- Internal to pipelines: the COPY statement that may take a snapshot's
+-- rows into a table, or NULL when only write() would apply them exactly.
+CREATE FUNCTION pgconduit._copy_target(p_table text, p_columns text[],
+									   p_types text[], p_key text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'pgconduit_copy_target'
+LANGUAGE C STRICT VOLATILE;
+
 
 -- ==== pipelines (issue 5): status, wait_for_pipeline, dead_letter go below ====
 
@@ -517,9 +525,11 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION pgconduit._set_progress(text, text, text, text),
-	pgconduit._apply_batch(text, text, jsonb, text, text, text, text) FROM PUBLIC;
+	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
+	pgconduit._copy_target(text, text[], text[], text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgconduit._set_progress(text, text, text, text),
-	pgconduit._apply_batch(text, text, jsonb, text, text, text, text) TO pgconduit_admin;
+	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
+	pgconduit._copy_target(text, text[], text[], text[]) TO pgconduit_admin;
 
 -- The shared-memory status of this database's running pipelines.
 CREATE FUNCTION pgconduit._status(

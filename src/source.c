@@ -304,30 +304,19 @@ pgc_snapshot_position(char *out, uint64 n)
 }
 
 /*
- * Take the snapshot and apply it in one destination transaction that ends
- * by recording the cut as the position.  Returns the cut LSN.
+ * Lock the table, read the cut LSN and export the snapshot; return a second
+ * connection reading in that snapshot, once the lock is released.
  */
-XLogRecPtr
-pgc_source_snapshot(PgcWorker *w)
+static PGconn *
+pgc_snapshot_begin(PgcWorker *w, XLogRecPtr *cut)
 {
 	PGconn	   *reader;
 	PGresult   *res;
 	const char *params[1];
 	char	   *snapname;
-	XLogRecPtr	cut;
 	uint32		hi,
 				lo;
 	int64		total;
-	int64		n = 0;
-	StringInfoData sql;
-	StringInfoData rec;
-	ListCell   *lc;
-	bool		first;
-	char		position[PGC_POSITION_LEN + 1];
-	char		cutpos[PGC_POSITION_LEN + 1];
-	char		fetch[64];
-
-	pgstat_report_activity(STATE_RUNNING, "snapshot");
 
 	/* lock, cut, export: writers wait only for these statements */
 	pgc_pq_command(w->source, "source", "BEGIN ISOLATION LEVEL REPEATABLE READ");
@@ -341,7 +330,7 @@ pgc_source_snapshot(PgcWorker *w)
 					  "  FROM pg_catalog.pg_class c WHERE c.oid = $1::oid", 1, params);
 	if (sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) != 2)
 		elog(ERROR, "could not parse LSN \"%s\"", PQgetvalue(res, 0, 0));
-	cut = ((uint64) hi << 32) | lo;
+	*cut = ((uint64) hi << 32) | lo;
 	snapname = pstrdup(PQgetvalue(res, 0, 1));
 	total = strtoi64(PQgetvalue(res, 0, 2), NULL, 10);
 	PQclear(res);
@@ -358,6 +347,246 @@ pgc_source_snapshot(PgcWorker *w)
 	w->slot->snapshot_total = total;
 	w->slot->snapshot_done = 0;
 	SpinLockRelease(&w->slot->mutex);
+	return reader;
+}
+
+/* Count rows more snapshot rows read, done of them applied */
+static void
+pgc_snapshot_count(PgcWorker *w, int64 done, int rows)
+{
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->records_read += rows;
+	w->slot->snapshot_done = done;
+	SpinLockRelease(&w->slot->mutex);
+}
+
+/* A text[] literal of names */
+static char *
+pgc_array_literal(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, names)
+	{
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoChar(&buf, '"');
+		for (const char *p = lfirst(lc); *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '"');
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * The columns a snapshot row carries: the payload columns and the key
+ * columns that are not among them.
+ */
+static List *
+pgc_snapshot_columns(PgcWorker *w)
+{
+	List	   *cols = list_copy(w->columns);
+	ListCell   *lc;
+
+	foreach(lc, w->key)
+		if (!pgc_name_in(cols, lfirst(lc)))
+			cols = lappend(cols, lfirst(lc));
+	return cols;
+}
+
+/*
+ * The COPY statement that takes the snapshot into the destination table,
+ * if the destination says COPY gives what the records would (see
+ * write_copy.c); else NULL.  In the destination's transaction.
+ */
+static char *
+pgc_snapshot_copy_target(PgcWorker *w, PGconn *reader, List *cols)
+{
+	PGresult   *res;
+	const char *params[4];
+	List	   *types = NIL;
+	char	   *target = NULL;
+
+	params[0] = w->relid;
+	params[1] = pgc_array_literal(cols);
+	res = pgc_pq_exec(reader, "source",
+					  "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)"
+					  "  FROM unnest($2::text[]) WITH ORDINALITY c(name, ord)"
+					  "  JOIN pg_catalog.pg_attribute a"
+					  "    ON a.attrelid = $1::oid AND a.attname = c.name"
+					  " ORDER BY c.ord", 2, params);
+	for (int i = 0; i < PQntuples(res); i++)
+		types = lappend(types, pstrdup(PQgetvalue(res, i, 0)));
+	PQclear(res);
+
+	params[0] = w->dst->table ? w->dst->table : w->qualified;
+	params[2] = pgc_array_literal(types);
+	params[3] = pgc_array_literal(w->key);
+	res = pgc_pq_exec(w->dest, "destination",
+					  "SELECT pgconduit._copy_target($1, $2, $3, $4)", 4, params);
+	if (!PQgetisnull(res, 0, 0))
+		target = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return target;
+}
+
+/* Send the destination a COPY row (or the end, row NULL), waiting on the latch */
+static bool
+pgc_copy_put(PgcWorker *w, const char *row, int len)
+{
+	int			r;
+
+	while ((r = row ? PQputCopyData(w->dest, row, len) :
+			PQputCopyEnd(w->dest, NULL)) == 0)
+		pgc_pq_wait(w->dest, WL_SOCKET_WRITEABLE, -1);
+	if (r < 0)
+		return false;
+	if (row == NULL)
+	{
+		while ((r = PQflush(w->dest)) == 1)
+			pgc_pq_wait(w->dest, WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
+		return r == 0;
+	}
+	return true;
+}
+
+/*
+ * Copy the snapshot's rows from the source into the destination table with
+ * COPY, row by row as the source sends them.  Returns false, with the
+ * destination's transaction failed, when the destination rejected the
+ * COPY; a source error or a lost connection raises an ERROR.
+ */
+static bool
+pgc_snapshot_by_copy(PgcWorker *w, PGconn *reader, List *cols,
+					 const char *copy_in)
+{
+	PGresult   *res;
+	StringInfoData sql;
+	ListCell   *lc;
+	int64		n = 0;
+	int			unreported = 0;
+	bool		ok = true;
+	char	   *err = NULL;
+
+	/* both sides agree on the text form of values and on the encoding */
+	pgc_pq_command(reader, "source",
+				   psprintf("SET datestyle = ISO; SET intervalstyle = postgres;"
+							" SET extra_float_digits = 3; SET bytea_output = hex;"
+							" SET client_encoding = %s",
+							quote_literal_cstr(PQparameterStatus(w->dest, "client_encoding"))));
+	pgc_pq_command(w->dest, "destination",
+				   "SET LOCAL datestyle = ISO; SET LOCAL intervalstyle = postgres");
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "COPY (SELECT ");
+	foreach(lc, cols)
+		appendStringInfo(&sql, "%ss.%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 quote_identifier(lfirst(lc)));
+	appendStringInfo(&sql, " FROM %s s) TO STDOUT", w->qualified);
+	PQclear(pgc_pq_exec(reader, "source", sql.data, 0, NULL));
+
+	res = pgc_pq_exec(w->dest, "destination", copy_in, 0, NULL);
+	PQclear(res);
+	if (PQsetnonblocking(w->dest, 1) != 0)
+		pgc_pq_raise(w->dest, NULL, "destination");
+
+	for (;;)
+	{
+		char	   *row;
+		int			len = PQgetCopyData(reader, &row, 1);
+
+		if (len > 0)
+		{
+			ok = pgc_copy_put(w, row, len);
+			PQfreemem(row);
+			if (!ok)
+				break;
+			n++;
+			if (++unreported == 10000)
+			{
+				pgc_snapshot_count(w, n, unreported);
+				unreported = 0;
+				/* notice an error the destination sent meanwhile */
+				if (!PQconsumeInput(w->dest))
+					pgc_pq_raise(w->dest, NULL, "destination");
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+		else if (len == 0)
+		{
+			if (PQflush(w->dest) < 0)
+				pgc_pq_raise(w->dest, NULL, "destination");
+			pgc_pq_wait(reader, WL_SOCKET_READABLE, -1);
+			if (!PQconsumeInput(reader))
+				pgc_pq_raise(reader, NULL, "source");
+		}
+		else if (len == -1)
+		{
+			res = pgc_pq_get_result(reader, "source");
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				pgc_pq_raise(reader, res, "source");
+			PQclear(res);
+			while ((res = pgc_pq_get_result(reader, "source")) != NULL)
+				PQclear(res);
+			ok = pgc_copy_put(w, NULL, 0);
+			break;
+		}
+		else
+			pgc_pq_raise(reader, NULL, "source");
+	}
+
+	if (PQstatus(w->dest) != CONNECTION_OK)
+		pgc_pq_raise(w->dest, NULL, "destination");
+	if (PQsetnonblocking(w->dest, 0) != 0)
+		pgc_pq_raise(w->dest, NULL, "destination");
+	/* the COPY's result, or the error that ended it */
+	while ((res = pgc_pq_get_result(w->dest, "destination")) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && err == NULL)
+			err = pstrdup(PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	if (PQstatus(w->dest) != CONNECTION_OK)
+		pgc_pq_raise(w->dest, NULL, "destination");
+	if (err != NULL || !ok)
+	{
+		ereport(LOG,
+				(errmsg("pipeline \"%s\" takes its snapshot again record by record, as COPY into the destination failed",
+						w->name),
+				 errdetail_internal("%s", err ? pchomp(err) : "The COPY ended early.")));
+		return false;
+	}
+	pgc_snapshot_count(w, n, unreported);
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->records_written += n;
+	SpinLockRelease(&w->slot->mutex);
+	return true;
+}
+
+/*
+ * Read the snapshot's rows as records through a cursor and apply them in
+ * batches with pgconduit._apply_batch(), each batch applied while the next
+ * is read.
+ */
+static void
+pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
+{
+	PGresult   *res;
+	StringInfoData sql;
+	StringInfoData rec;
+	ListCell   *lc;
+	bool		first;
+	int64		n = 0;
+	char		position[PGC_POSITION_LEN + 1];
+	char		fetch[64];
 
 	/* key and payload of each row as JSON, built by the source */
 	initStringInfo(&sql);
@@ -379,7 +608,6 @@ pgc_source_snapshot(PgcWorker *w)
 	appendStringInfoString(&sql, ") r");
 	pgc_pq_command(reader, "source", sql.data);
 
-	pgc_pq_command(w->dest, "destination", "BEGIN");
 	pgc_batch_reset(w);
 	w->batch_table = w->qualified;
 	initStringInfo(&rec);
@@ -415,23 +643,51 @@ pgc_source_snapshot(PgcWorker *w)
 			pgc_batch_add(w, rec.data, rec.len, position);
 		}
 		PQclear(res);
-		SpinLockAcquire(&w->slot->mutex);
-		w->slot->records_read += rows;
-		SpinLockRelease(&w->slot->mutex);
 
 		/* the destination applies this batch while the next is read */
 		pgc_batch_finish(w);
-		SpinLockAcquire(&w->slot->mutex);
-		w->slot->snapshot_done = n - rows;
-		SpinLockRelease(&w->slot->mutex);
+		pgc_snapshot_count(w, n - rows, rows);
 		pgc_batch_send(w, "snapshot");
 		CHECK_FOR_INTERRUPTS();
 	}
 	pgc_batch_finish(w);
 	w->batch_table = NULL;
-	SpinLockAcquire(&w->slot->mutex);
-	w->slot->snapshot_done = n;
-	SpinLockRelease(&w->slot->mutex);
+	pgc_snapshot_count(w, n, 0);
+}
+
+/*
+ * Take the snapshot and apply it in one destination transaction that ends
+ * by recording the cut as the position.  Returns the cut LSN.
+ */
+XLogRecPtr
+pgc_source_snapshot(PgcWorker *w)
+{
+	PGconn	   *reader;
+	XLogRecPtr	cut;
+	bool		try_copy = true;
+	char		cutpos[PGC_POSITION_LEN + 1];
+
+	pgstat_report_activity(STATE_RUNNING, "snapshot");
+	for (;;)
+	{
+		List	   *cols = pgc_snapshot_columns(w);
+		char	   *copy_in;
+
+		reader = pgc_snapshot_begin(w, &cut);
+		pgc_pq_command(w->dest, "destination", "BEGIN");
+		copy_in = try_copy ? pgc_snapshot_copy_target(w, reader, cols) : NULL;
+		if (copy_in == NULL)
+		{
+			pgc_snapshot_by_records(w, reader);
+			break;
+		}
+		if (pgc_snapshot_by_copy(w, reader, cols, copy_in))
+			break;
+		/* start over, in a new snapshot, record by record */
+		pgc_pq_finish(&reader);
+		pgc_pq_command(w->dest, "destination", "ROLLBACK");
+		try_copy = false;
+	}
 	pgc_pq_command(reader, "source", "COMMIT");
 	pgc_pq_finish(&reader);
 

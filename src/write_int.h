@@ -151,6 +151,8 @@ extern PgcwConverter *pgcw_column_converter(PgcwTable *t, PgcwColumn *c);
 extern PgcwPlan *pgcw_plan_get(PgcwTable *t, const char *sig);
 extern uint64 pgcw_plan_execute(PgcwPlan *p, Datum *params, bool *nulls);
 extern void pgcw_truncate(PgcwTable *t);
+extern bool pgcw_has_unique_index(Oid relid, const AttrNumber *keys,
+								  int nkeys);
 extern void pgcw_tables_cleanup(void);
 
 /* write_convert.c */

@@ -437,18 +437,18 @@ column_list(PgcwTable *t, AttrNumber *attnums, int n, const char *prefix)
 }
 
 /*
- * Raise an ERROR unless a unique index or constraint covers exactly the key
- * columns and can serve as ON CONFLICT arbiter.
+ * Is there a unique index or constraint on exactly the columns keys[] that
+ * can serve as ON CONFLICT arbiter?
  */
-static void
-check_unique_index(PgcwTable *t, PgcwPlan *p)
+bool
+pgcw_has_unique_index(Oid relid, const AttrNumber *keys, int nkeys)
 {
 	Relation	rel;
 	List	   *indexes;
 	ListCell   *lc;
 	bool		found = false;
 
-	rel = relation_open(t->relid, NoLock);
+	rel = relation_open(relid, NoLock);
 	indexes = RelationGetIndexList(rel);
 	relation_close(rel, NoLock);
 
@@ -456,8 +456,6 @@ check_unique_index(PgcwTable *t, PgcwPlan *p)
 	{
 		HeapTuple	tup;
 		Form_pg_index idx;
-		int			i;
-		int			j;
 		bool		match;
 
 		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
@@ -465,15 +463,15 @@ check_unique_index(PgcwTable *t, PgcwPlan *p)
 			continue;
 		idx = (Form_pg_index) GETSTRUCT(tup);
 		match = idx->indisunique && idx->indimmediate && idx->indisvalid &&
-			idx->indnkeyatts == p->nkeys &&
+			idx->indnkeyatts == nkeys &&
 			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
 			heap_attisnull(tup, Anum_pg_index_indpred, NULL);
-		for (i = 0; match && i < p->nkeys; i++)
+		for (int i = 0; match && i < nkeys; i++)
 		{
 			bool		in_key = false;
 
-			for (j = 0; j < p->nkeys; j++)
-				if (idx->indkey.values[i] == p->keyattnums[j])
+			for (int j = 0; j < nkeys; j++)
+				if (idx->indkey.values[i] == keys[j])
 					in_key = true;
 			match = in_key;
 		}
@@ -485,6 +483,17 @@ check_unique_index(PgcwTable *t, PgcwPlan *p)
 		}
 	}
 	list_free(indexes);
+	return found;
+}
+
+/*
+ * Raise an ERROR unless a unique index or constraint covers exactly the key
+ * columns and can serve as ON CONFLICT arbiter.
+ */
+static void
+check_unique_index(PgcwTable *t, PgcwPlan *p)
+{
+	bool		found = pgcw_has_unique_index(t->relid, p->keyattnums, p->nkeys);
 
 	if (!found)
 	{
