@@ -373,6 +373,19 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'pgconduit_write_at'
 LANGUAGE C STRICT VOLATILE COST 1;
 
+-- Internal to pipelines: the jsonb whose bytes the worker sends, checked
+-- so that no bytes can make the server read outside them.
+CREATE FUNCTION pgconduit._jsonb_from_bytes(bytea)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgconduit_jsonb_from_bytes'
+LANGUAGE C STRICT IMMUTABLE;
+
+-- Its inverse, for tests and tools.
+CREATE FUNCTION pgconduit._jsonb_to_bytes(jsonb)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pgconduit_jsonb_to_bytes'
+LANGUAGE C STRICT IMMUTABLE;
+
 -- Internal to pipelines: the COPY statement that may take a snapshot's
 -- rows into a table, or NULL when only write() would apply them exactly.
 CREATE FUNCTION pgconduit._copy_target(p_table text, p_columns text[],
@@ -526,10 +539,12 @@ $$;
 
 REVOKE ALL ON FUNCTION pgconduit._set_progress(text, text, text, text),
 	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
-	pgconduit._copy_target(text, text[], text[], text[]) FROM PUBLIC;
+	pgconduit._copy_target(text, text[], text[], text[]),
+	pgconduit._jsonb_from_bytes(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgconduit._set_progress(text, text, text, text),
 	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
-	pgconduit._copy_target(text, text[], text[], text[]) TO pgconduit_admin;
+	pgconduit._copy_target(text, text[], text[], text[]),
+	pgconduit._jsonb_from_bytes(bytea) TO pgconduit_admin;
 
 -- The shared-memory status of this database's running pipelines.
 CREATE FUNCTION pgconduit._status(

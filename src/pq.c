@@ -179,13 +179,26 @@ void
 pgc_pq_send(PGconn *conn, const char *what, const char *sql, int nparams,
 			const char *const *params)
 {
+	pgc_pq_send_params(conn, what, sql, nparams, params, NULL, NULL);
+}
+
+/*
+ * Send a query whose parameters may be binary (formats[i] = 1, of
+ * lengths[i] bytes) without waiting for its result.
+ */
+void
+pgc_pq_send_params(PGconn *conn, const char *what, const char *sql,
+				   int nparams, const char *const *params,
+				   const int *lengths, const int *formats)
+{
 	int			ok;
 
 	/* the simple protocol when there are no parameters: several commands */
 	if (nparams == 0)
 		ok = PQsendQuery(conn, sql);
 	else
-		ok = PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		ok = PQsendQueryParams(conn, sql, nparams, NULL, params, lengths,
+							   formats, 0);
 	if (!ok)
 		pgc_pq_raise(conn, NULL, what);
 	/* flush what libpq could not send at once */

@@ -645,6 +645,7 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 		PQclear(res);
 
 		/* the destination applies this batch while the next is read */
+		pgc_batch_seal(w);
 		pgc_batch_finish(w);
 		pgc_snapshot_count(w, n - rows, rows);
 		pgc_batch_send(w, "snapshot");
@@ -959,6 +960,7 @@ pgc_source_stream(PgcWorker *w)
 		 */
 		if (w->nbatch > 0)
 		{
+			pgc_batch_seal(w);
 			pgc_stream_finish(w, &st);
 			st.pending_complete = complete;
 			st.pending_commit_time = commit_time;

@@ -123,6 +123,7 @@ pgc_batch_reset(PgcWorker *w)
 {
 	resetStringInfo(&w->batch);
 	appendStringInfoChar(&w->batch, '[');
+	w->batch_jsonb = NULL;
 	w->nbatch = 0;
 	w->batch_last[0] = '\0';
 }
@@ -140,30 +141,59 @@ pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
 }
 
 /*
+ * Parse the batch into jsonb here, so that the destination, the busier
+ * side, need not: callers seal a batch before they wait for the one in
+ * flight, and the parse overlaps the destination's work.
+ */
+void
+pgc_batch_seal(PgcWorker *w)
+{
+	MemoryContext old;
+
+	if (w->batch_jsonb != NULL)
+		return;
+	appendStringInfoChar(&w->batch, ']');
+	if (w->batch_cxt == NULL)
+		w->batch_cxt = AllocSetContextCreate(TopMemoryContext, "pgconduit batch",
+											 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(w->batch_cxt);
+	old = MemoryContextSwitchTo(w->batch_cxt);
+	w->batch_jsonb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														CStringGetDatum(w->batch.data)));
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Send the batch to the destination, to be applied with the pipeline's
  * progress in one call (and, outside an explicit transaction, one
- * transaction); pgc_batch_finish() reads the outcome.  The batch buffer
- * may be refilled at once: libpq has sent its bytes.
+ * transaction); pgc_batch_finish() reads the outcome.  The jsonb goes in
+ * its binary layout, which pgconduit._jsonb_from_bytes() checks.  The
+ * batch may be refilled at once: libpq has copied its bytes.
  */
 void
 pgc_batch_send(PgcWorker *w, const char *phase)
 {
 	const char *params[7];
+	int			lengths[7] = {0};
+	int			formats[7] = {0};
 
 	Assert(!w->batch_pending);
-	appendStringInfoChar(&w->batch, ']');
+	pgc_batch_seal(w);
 	params[0] = w->pipeline_id;
 	params[1] = w->name;
-	params[2] = w->batch.data;
+	params[2] = VARDATA(w->batch_jsonb);
+	lengths[2] = VARSIZE(w->batch_jsonb) - VARHDRSZ;
+	formats[2] = 1;
 	params[3] = w->dst->table ? w->dst->table : w->batch_table;
 	params[4] = w->dst->on_error == PGC_ON_ERROR_DEAD_LETTER ? "dead_letter" : "halt";
 	params[5] = phase;
 	params[6] = w->batch_last;
-	pgc_pq_send(w->dest, "destination",
-				"SELECT applied, dead_letters, failed_position, failed_table,"
-				"       err_sqlstate, err_message, err_detail, err_hint"
-				"  FROM pgconduit._apply_batch($1, $2, $3::jsonb, $4, $5, $6, $7)",
-				7, params);
+	pgc_pq_send_params(w->dest, "destination",
+					   "SELECT applied, dead_letters, failed_position, failed_table,"
+					   "       err_sqlstate, err_message, err_detail, err_hint"
+					   "  FROM pgconduit._apply_batch($1, $2,"
+					   "       pgconduit._jsonb_from_bytes($3::bytea), $4, $5, $6, $7)",
+					   7, params, lengths, formats);
 	w->batch_pending = true;
 	w->pending_snapshot = (strcmp(phase, "snapshot") == 0);
 	strlcpy(w->pending_last, w->batch_last, sizeof(w->pending_last));

@@ -11,6 +11,7 @@
 
 #include "lib/stringinfo.h"
 #include "libpq-fe.h"
+#include "utils/jsonb.h"
 
 #include "config.h"
 #include "pipeline.h"
@@ -48,6 +49,8 @@ typedef struct PgcWorker
 	int			batch_limit;	/* min(batch_size, buffer_size) */
 	char		batch_last[PGC_POSITION_LEN + 1];
 	const char *batch_table;	/* the records' table, when they omit it */
+	MemoryContext batch_cxt;	/* holds batch_jsonb */
+	Jsonb	   *batch_jsonb;	/* the batch parsed, once sealed */
 
 	/* the batch sent to the destination and not yet acknowledged */
 	bool		batch_pending;
@@ -60,6 +63,7 @@ extern void pgc_batch_reset(PgcWorker *w);
 extern void pgc_batch_add(PgcWorker *w, const char *record, int len,
 						  const char *position);
 extern void pgc_batch_apply(PgcWorker *w, const char *phase);
+extern void pgc_batch_seal(PgcWorker *w);
 extern void pgc_batch_send(PgcWorker *w, const char *phase);
 extern void pgc_batch_finish(PgcWorker *w);
 extern void pgc_set_progress(PgcWorker *w, const char *phase,
