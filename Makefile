@@ -26,6 +26,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks header dependencies only in --enable-depend builds: every
+# object depends on every header of its directory, so none goes stale
+$(OBJS): $(wildcard src/*.h)
+
 # after PGXS, which resets it: t/ holds the TAP tests' shared module
 PROVE_FLAGS += -I $(CURDIR)/t
 

@@ -29,6 +29,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -122,45 +123,82 @@ void
 pgc_batch_reset(PgcWorker *w)
 {
 	resetStringInfo(&w->batch);
-	appendStringInfoChar(&w->batch, '[');
-	w->batch_jsonb = NULL;
 	w->nbatch = 0;
+	w->is_sealed = false;
 	w->batch_last[0] = '\0';
 }
 
-/* Add one record (JSON text) at position to the batch */
+/*
+ * Add one record (JSON text of len bytes) at position to the batch.  It is
+ * parsed here, by the worker, as it arrives, so that the destination -- the
+ * busier side -- need not parse it, and parsing overlaps the reading.
+ */
 void
 pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
 {
-	if (w->nbatch > 0)
-		appendStringInfoChar(&w->batch, ',');
-	appendBinaryStringInfo(&w->batch, record, len);
-	w->nbatch++;
+	MemoryContext old;
+	Jsonb	   *jb;
+
+	if (w->parse_cxt == NULL)
+		w->parse_cxt = AllocSetContextCreate(TopMemoryContext, "pgconduit record",
+											 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(w->parse_cxt);
+	if (record[len] != '\0')
+		record = pnstrdup(record, len);
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(record)));
+	MemoryContextSwitchTo(old);
+	if (!JB_ROOT_IS_OBJECT(jb))
+		elog(ERROR, "record at position %s is not a JSON object", position);
+
+	/* a container starts at an int-aligned offset, padding before it */
+	while (w->batch.len % sizeof(uint32) != 0)
+		appendStringInfoChar(&w->batch, '\0');
+	appendBinaryStringInfo(&w->batch, VARDATA(jb), VARSIZE(jb) - VARHDRSZ);
+	MemoryContextReset(w->parse_cxt);
+	if (w->batch.len > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("batch of pipeline \"%s\" exceeds the maximum jsonb size", w->name),
+				 errhint("Lower the destination's \"batch_size\".")));
+
+	if (w->nbatch == w->batch_ends_size)
+	{
+		w->batch_ends_size = Max(64, w->batch_ends_size * 2);
+		w->batch_ends = w->batch_ends ?
+			repalloc(w->batch_ends, w->batch_ends_size * sizeof(uint32)) :
+			MemoryContextAlloc(TopMemoryContext, w->batch_ends_size * sizeof(uint32));
+	}
+	w->batch_ends[w->nbatch++] = w->batch.len;
 	memcpy(w->batch_last, position, PGC_POSITION_LEN);
 	w->batch_last[PGC_POSITION_LEN] = '\0';
 }
 
 /*
- * Parse the batch into jsonb here, so that the destination, the busier
- * side, need not: callers seal a batch before they wait for the one in
- * flight, and the parse overlaps the destination's work.
+ * Lay the batch's records out as the root container of a jsonb array:
+ * header, one entry per element, the elements.  Callers seal a batch
+ * before they wait for the one in flight.
  */
 void
 pgc_batch_seal(PgcWorker *w)
 {
-	MemoryContext old;
+	uint32		header = (uint32) w->nbatch | JB_FARRAY;
 
-	if (w->batch_jsonb != NULL)
+	if (w->is_sealed)
 		return;
-	appendStringInfoChar(&w->batch, ']');
-	if (w->batch_cxt == NULL)
-		w->batch_cxt = AllocSetContextCreate(TopMemoryContext, "pgconduit batch",
-											 ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(w->batch_cxt);
-	old = MemoryContextSwitchTo(w->batch_cxt);
-	w->batch_jsonb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-														CStringGetDatum(w->batch.data)));
-	MemoryContextSwitchTo(old);
+	resetStringInfo(&w->sealed);
+	appendBinaryStringInfo(&w->sealed, (char *) &header, sizeof(header));
+	for (int i = 0; i < w->nbatch; i++)
+	{
+		JEntry		e = JENTRY_ISCONTAINER;
+
+		if (i % JB_OFFSET_STRIDE == 0)
+			e |= JENTRY_HAS_OFF | w->batch_ends[i];
+		else
+			e |= w->batch_ends[i] - w->batch_ends[i - 1];
+		appendBinaryStringInfo(&w->sealed, (char *) &e, sizeof(e));
+	}
+	appendBinaryStringInfo(&w->sealed, w->batch.data, w->batch.len);
+	w->is_sealed = true;
 }
 
 /*
@@ -181,8 +219,8 @@ pgc_batch_send(PgcWorker *w, const char *phase)
 	pgc_batch_seal(w);
 	params[0] = w->pipeline_id;
 	params[1] = w->name;
-	params[2] = VARDATA(w->batch_jsonb);
-	lengths[2] = VARSIZE(w->batch_jsonb) - VARHDRSZ;
+	params[2] = w->sealed.data;
+	lengths[2] = w->sealed.len;
 	formats[2] = 1;
 	params[3] = w->dst->table ? w->dst->table : w->batch_table;
 	params[4] = w->dst->on_error == PGC_ON_ERROR_DEAD_LETTER ? "dead_letter" : "halt";
@@ -470,6 +508,7 @@ pgconduit_worker_main(Datum main_arg)
 	SetConfigOption("application_name", w->appname, PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname(w->appname);
 	initStringInfo(&w->batch);
+	initStringInfo(&w->sealed);
 	pgc_batch_reset(w);
 
 	if (!pgc_load_pipeline(w))

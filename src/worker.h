@@ -11,7 +11,6 @@
 
 #include "lib/stringinfo.h"
 #include "libpq-fe.h"
-#include "utils/jsonb.h"
 
 #include "config.h"
 #include "pipeline.h"
@@ -43,14 +42,21 @@ typedef struct PgcWorker
 	char		phase[16];		/* "" (none yet), snapshot, cdc, done */
 	char		position[PGC_POSITION_LEN + 1];
 
-	/* the batch being filled: a JSON array's text */
+	/*
+	 * The batch being filled: each record parsed into jsonb as it comes,
+	 * its root container appended to batch at an int-aligned offset;
+	 * sealed, the jsonb array of them all, once built.
+	 */
 	StringInfoData batch;
+	uint32	   *batch_ends;		/* where each record's bytes end in batch */
+	int			batch_ends_size;
 	int			nbatch;
 	int			batch_limit;	/* min(batch_size, buffer_size) */
 	char		batch_last[PGC_POSITION_LEN + 1];
 	const char *batch_table;	/* the records' table, when they omit it */
-	MemoryContext batch_cxt;	/* holds batch_jsonb */
-	Jsonb	   *batch_jsonb;	/* the batch parsed, once sealed */
+	MemoryContext parse_cxt;	/* one record's parse */
+	StringInfoData sealed;
+	bool		is_sealed;
 
 	/* the batch sent to the destination and not yet acknowledged */
 	bool		batch_pending;
