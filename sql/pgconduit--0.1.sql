@@ -386,6 +386,12 @@ RETURNS bytea
 AS 'MODULE_PATHNAME', 'pgconduit_jsonb_to_bytes'
 LANGUAGE C STRICT IMMUTABLE;
 
+-- JSON text to jsonb as the worker parses records: the same as text::jsonb.
+CREATE FUNCTION pgconduit._jsonb_parse(text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgconduit_jsonb_parse'
+LANGUAGE C STRICT IMMUTABLE;
+
 -- Internal to pipelines: the COPY statement that may take a snapshot's
 -- rows into a table, or NULL when only write() would apply them exactly.
 CREATE FUNCTION pgconduit._copy_target(p_table text, p_columns text[],

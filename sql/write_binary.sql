@@ -1,5 +1,6 @@
 -- pgconduit._jsonb_from_bytes(): the binary batches a pipeline worker
--- sends are checked byte by byte before they are used
+-- sends are checked byte by byte before they are used; the worker's JSON
+-- parser gives what jsonb_in gives
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgconduit;
 
@@ -47,6 +48,29 @@ SELECT count(*) AS tries, count(*) FILTER (WHERE r = 'ok') > 0 AS some_still_val
 				 WHERE v ? 'position') s,
 			   generate_series(0, length(b) - 1) i,
 			   unnest(ARRAY[0, 1, 7, 16, 127, 128, 255]) x) t;
+
+-- the worker's parser gives text::jsonb's bytes, or text::jsonb's error
+CREATE TABLE wb_texts (t text);
+INSERT INTO wb_texts VALUES
+	('{}'), ('[]'), (' { "a" : 1 , "b" : [ ] } '), ('[1, -1, 0, -0, 10, 100, 10000, 123456789012345678,
+	  -123456789012345678, 1234567890123456789, 99999999999999999999999, 1.0, 1.50, -0.0, 0.001,
+	  1e3, 1E-3, 2.5e+10, 1e400]'),
+	('{"b": 1, "a": 2, "b": 3, "aa": 4, "a": 5}'),
+	('{"s": "plain", "e": "q\" b\\ s\/ \b\f\n\r\t \u0001\u001f\u0041", "u": "é € 𝄞", "x": "\u00e9\ud834\udd1e"}'),
+	('[true, false, null, "true", {"n": null}, [[[]]], [{}]]'),
+	('{"position":"0000000000000000/0000000000000001","operation":"create","metadata":{"table":"\"public\".\"t\""},"key":{"id":1},"payload":{"before":null,"after":{"id":1,"n":1.01,"ts":"2026-01-01T00:00:01+00:00","j":{"k":1,"tag":"x"},"b":true}}}'),
+	((SELECT jsonb_agg(to_jsonb(v))::text FROM (VALUES (1::numeric), ('NaN'), (1e-20), (-5.5)) x(v))),
+	((SELECT jsonb_object_agg('k' || g, repeat('v', g % 40))::text FROM generate_series(1, 100) g));
+SELECT count(*) AS texts,
+	   count(*) FILTER (WHERE pgconduit._jsonb_to_bytes(pgconduit._jsonb_parse(t)) =
+							  pgconduit._jsonb_to_bytes(t::jsonb)) AS same_bytes
+  FROM wb_texts;
+-- what it cannot parse, jsonb_in refuses with its own error
+SELECT pgconduit._jsonb_parse('{"a": 01}');
+SELECT pgconduit._jsonb_parse('{"a": "\u0000"}');
+SELECT pgconduit._jsonb_parse('[1, 2');
+SELECT pgconduit._jsonb_parse(E'["tab\there"]');
+DROP TABLE wb_texts;
 
 DROP FUNCTION wb_try(bytea);
 DROP TABLE wb_values;

@@ -174,6 +174,14 @@ pgc_pq_raise(PGconn *conn, PGresult *res, const char *what)
 			 errcontext("on the %s", what)));
 }
 
+/* Send what libpq could not send at once, waiting on the latch */
+static void
+pgc_pq_flush(PGconn *conn)
+{
+	while (PQflush(conn) == 1)
+		pgc_pq_wait(conn, WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
+}
+
 /* Send a query (with text parameters) without waiting for its result */
 void
 pgc_pq_send(PGconn *conn, const char *what, const char *sql, int nparams,
@@ -201,9 +209,18 @@ pgc_pq_send_params(PGconn *conn, const char *what, const char *sql,
 							   formats, 0);
 	if (!ok)
 		pgc_pq_raise(conn, NULL, what);
-	/* flush what libpq could not send at once */
-	while (PQflush(conn) == 1)
-		pgc_pq_wait(conn, WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
+	pgc_pq_flush(conn);
+}
+
+/* The same for a statement prepared as stmt */
+void
+pgc_pq_send_prepared(PGconn *conn, const char *what, const char *stmt,
+					 int nparams, const char *const *params,
+					 const int *lengths, const int *formats)
+{
+	if (!PQsendQueryPrepared(conn, stmt, nparams, params, lengths, formats, 0))
+		pgc_pq_raise(conn, NULL, what);
+	pgc_pq_flush(conn);
 }
 
 /*

@@ -27,6 +27,10 @@ extern void pgc_pq_send(PGconn *conn, const char *what, const char *sql,
 extern void pgc_pq_send_params(PGconn *conn, const char *what, const char *sql,
 							   int nparams, const char *const *params,
 							   const int *lengths, const int *formats);
+extern void pgc_pq_send_prepared(PGconn *conn, const char *what,
+								 const char *stmt, int nparams,
+								 const char *const *params,
+								 const int *lengths, const int *formats);
 extern PGresult *pgc_pq_get_result(PGconn *conn, const char *what);
 extern void pgc_pq_wait(PGconn *conn, int events, long timeout_ms);
 extern void pgc_pq_raise(PGconn *conn, PGresult *res, const char *what)

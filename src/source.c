@@ -23,8 +23,10 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "replication/logicalproto.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "pgconduit.h"
@@ -777,6 +779,18 @@ typedef struct PgcStream
 } PgcStream;
 
 /*
+ * Has the destination answered the batch in flight (or is there none)?
+ * Its socket is read only when the last wait found it readable.
+ */
+static bool
+pgc_stream_dest_idle(PgcWorker *w, bool readable)
+{
+	if (readable && !PQconsumeInput(w->dest))
+		pgc_pq_raise(w->dest, NULL, "destination");
+	return !PQisBusy(w->dest) || !w->batch_pending;
+}
+
+/*
  * Wait for the batch in flight, if any; then everything it completes is
  * applied, and the slot may be confirmed up to there.
  */
@@ -818,6 +832,11 @@ pgc_source_stream(PgcWorker *w)
 	XLogRecPtr	wal_end = InvalidXLogRecPtr;
 	bool		in_txn = false;
 	TimestampTz commit_time = 0;
+	WaitEventSet *ws;
+	WaitEvent	events[4];
+	int			nevents;
+	int			dest_pos;
+	bool		dest_readable = false;
 
 	w->repl = pgc_pq_connect(w->src->replication_url, true, w->appname,
 							 "source", w->need_password);
@@ -860,12 +879,20 @@ pgc_source_stream(PgcWorker *w)
 	PQclear(res);
 	pgc_batch_reset(w);
 
+	/* one wait set for the stream: the latch, the source, the destination */
+	ws = CreateWaitEventSet(TopMemoryContext, 4);
+	AddWaitEventToSet(ws, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(ws, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(ws, WL_SOCKET_READABLE, PQsocket(w->repl), NULL, NULL);
+	dest_pos = AddWaitEventToSet(ws, WL_SOCKET_READABLE, PQsocket(w->dest), NULL, NULL);
+
 	for (;;)
 	{
 		char	   *buf = NULL;
 		int			r;
 		bool		got = false;
 		bool		consumed = false;
+		bool		dest_idle;
 
 		CHECK_FOR_INTERRUPTS();
 		while (w->nbatch < w->batch_limit)
@@ -953,12 +980,14 @@ pgc_source_stream(PgcWorker *w)
 		}
 
 		/*
-		 * Hand the buffer to the destination and read on while it applies:
-		 * first wait for the batch before, so at most two are in flight.
-		 * What a batch completes is known when it is sent: every
-		 * transaction whose commit was read by then.
+		 * Hand the batch to the destination once the destination is done
+		 * with the one before, and read on meanwhile; wait for it only with
+		 * a full batch, so at most two are in flight.  What a batch
+		 * completes is known when it is sent: every transaction whose
+		 * commit was read by then.
 		 */
-		if (w->nbatch > 0)
+		dest_idle = pgc_stream_dest_idle(w, dest_readable);
+		if (w->nbatch > 0 && (dest_idle || w->nbatch >= w->batch_limit))
 		{
 			pgc_batch_seal(w);
 			pgc_stream_finish(w, &st);
@@ -966,8 +995,9 @@ pgc_source_stream(PgcWorker *w)
 			st.pending_commit_time = commit_time;
 			st.pending_lsn = pgc_parse_hex16(w->batch_last);
 			pgc_batch_send(w, "cdc");
+			dest_idle = false;
 		}
-		else if (!got)
+		else if (dest_idle)
 			pgc_stream_finish(w, &st);
 
 		/* with nothing buffered or in flight, whole transactions are done */
@@ -1006,7 +1036,19 @@ pgc_source_stream(PgcWorker *w)
 			st.last_feedback = GetCurrentTimestamp();
 		}
 
-		if (!got)
-			pgc_pq_wait(w->repl, WL_SOCKET_READABLE, PGC_FEEDBACK_INTERVAL_MS);
+		/*
+		 * Learn which sockets have something; wait only when nothing was
+		 * read, else just look.
+		 */
+		dest_readable = false;
+		nevents = WaitEventSetWait(ws, got ? 0 : PGC_FEEDBACK_INTERVAL_MS,
+								   events, lengthof(events), PG_WAIT_EXTENSION);
+		for (int i = 0; i < nevents; i++)
+		{
+			if (events[i].events & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+			if (events[i].pos == dest_pos)
+				dest_readable = true;
+		}
 	}
 }

@@ -145,7 +145,7 @@ pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
 	old = MemoryContextSwitchTo(w->parse_cxt);
 	if (record[len] != '\0')
 		record = pnstrdup(record, len);
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(record)));
+	jb = pgc_jsonb_parse(record, len);
 	MemoryContextSwitchTo(old);
 	if (!JB_ROOT_IS_OBJECT(jb))
 		elog(ERROR, "record at position %s is not a JSON object", position);
@@ -226,12 +226,8 @@ pgc_batch_send(PgcWorker *w, const char *phase)
 	params[4] = w->dst->on_error == PGC_ON_ERROR_DEAD_LETTER ? "dead_letter" : "halt";
 	params[5] = phase;
 	params[6] = w->batch_last;
-	pgc_pq_send_params(w->dest, "destination",
-					   "SELECT applied, dead_letters, failed_position, failed_table,"
-					   "       err_sqlstate, err_message, err_detail, err_hint"
-					   "  FROM pgconduit._apply_batch($1, $2,"
-					   "       pgconduit._jsonb_from_bytes($3::bytea), $4, $5, $6, $7)",
-					   7, params, lengths, formats);
+	pgc_pq_send_prepared(w->dest, "destination", "pgconduit_apply",
+						 7, params, lengths, formats);
 	w->batch_pending = true;
 	w->pending_snapshot = (strcmp(phase, "snapshot") == 0);
 	strlcpy(w->pending_last, w->batch_last, sizeof(w->pending_last));
@@ -377,6 +373,13 @@ pgc_connect_destination(PgcWorker *w)
 				 errhint("Run CREATE EXTENSION pgconduit in the destination database.")));
 	}
 	PQclear(res);
+	/* planned once per connection, not once per batch */
+	pgc_pq_command(w->dest, "destination",
+				   "PREPARE pgconduit_apply (text, text, bytea, text, text, text, text) AS"
+				   " SELECT applied, dead_letters, failed_position, failed_table,"
+				   "        err_sqlstate, err_message, err_detail, err_hint"
+				   "   FROM pgconduit._apply_batch($1, $2, pgconduit._jsonb_from_bytes($3),"
+				   "        $4, $5, $6, $7)");
 }
 
 /* The pipeline's work: snapshot, then changes, from where it left off */
