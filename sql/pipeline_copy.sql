@@ -123,10 +123,38 @@ SELECT pgconduit.wait_for_pipeline('pc7');
 SELECT * FROM pc_ident ORDER BY id;
 SELECT pgconduit.drop_pipeline('pc7');
 
+-- a table with inheritance children, and a partitioned table: the
+-- snapshot has the rows of the children and partitions too
+CREATE TABLE pc_parent (id int PRIMARY KEY, v text);
+CREATE TABLE pc_child (extra int) INHERITS (pc_parent);
+INSERT INTO pc_parent VALUES (1, 'parent');
+INSERT INTO pc_child VALUES (2, 'child', 0);
+CREATE TABLE pc_part (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE pc_part_1 PARTITION OF pc_part FOR VALUES FROM (0) TO (10);
+CREATE TABLE pc_part_2 PARTITION OF pc_part FOR VALUES FROM (10) TO (20);
+INSERT INTO pc_part VALUES (1, 'first'), (15, 'second');
+CREATE TABLE pc_flat (id int PRIMARY KEY, v text);
+SELECT pgconduit.create_source('pc_parent_s', jsonb_build_object('table', 'pc_parent',
+	'url', 'dbname=' || current_database(), 'cdc', 'off'));
+SELECT pgconduit.create_source('pc_part_s', jsonb_build_object('table', 'pc_part',
+	'url', 'dbname=' || current_database(), 'cdc', 'off'));
+SELECT pgconduit.create_destination('pc_flat_d', jsonb_build_object('table', 'pc_flat',
+	'url', 'dbname=' || current_database()));
+SELECT pgconduit.create_pipeline('pc8', 'pc_parent_s', 'pc_flat_d');
+SELECT pgconduit.wait_for_pipeline('pc8');
+SELECT * FROM pc_flat ORDER BY id;
+SELECT pgconduit.drop_pipeline('pc8');
+TRUNCATE pc_flat;
+SELECT pgconduit.create_pipeline('pc9', 'pc_part_s', 'pc_flat_d');
+SELECT pgconduit.wait_for_pipeline('pc9');
+SELECT * FROM pc_flat ORDER BY id;
+SELECT pgconduit.drop_pipeline('pc9');
+
 -- clean up
 SELECT pgconduit.drop_connector(c) FROM unnest(ARRAY['pc_types_s', 'pc_types_d', 'pc_a_s',
-	'pc_a_d', 'pc_dup_s', 'pc_dup_d', 'pc_strict_d', 'pc_conv_s', 'pc_conv_d', 'pc_ident_d']) c;
+	'pc_a_d', 'pc_dup_s', 'pc_dup_d', 'pc_strict_d', 'pc_conv_s', 'pc_conv_d', 'pc_ident_d',
+	'pc_parent_s', 'pc_part_s', 'pc_flat_d']) c;
 DROP TABLE pc_types, pc_types_copy, pc_a, pc_a_copy, pc_dup, pc_dup_copy, pc_strict,
-	pc_conv, pc_conv_copy, pc_ident;
+	pc_conv, pc_conv_copy, pc_ident, pc_child, pc_parent, pc_part, pc_flat;
 DROP FUNCTION pc_failure(text);
 TRUNCATE pgconduit.progress;

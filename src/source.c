@@ -473,6 +473,8 @@ pgc_snapshot_by_copy(PgcWorker *w, PGconn *reader, List *cols,
 	PGresult   *res;
 	StringInfoData sql;
 	ListCell   *lc;
+	const char *params[1];
+	bool		plain;
 	int64		n = 0;
 	int			unreported = 0;
 	bool		ok = true;
@@ -487,12 +489,28 @@ pgc_snapshot_by_copy(PgcWorker *w, PGconn *reader, List *cols,
 	pgc_pq_command(w->dest, "destination",
 				   "SET LOCAL datestyle = ISO; SET LOCAL intervalstyle = postgres");
 
+	/*
+	 * COPY of the table itself is faster than of a query, but leaves out
+	 * inheritance children, which the records include, and does not work
+	 * on a partitioned table.
+	 */
+	params[0] = w->relid;
+	res = pgc_pq_exec(reader, "source",
+					  "SELECT relkind = 'r' AND NOT relhassubclass"
+					  "  FROM pg_catalog.pg_class WHERE oid = $1::oid", 1, params);
+	plain = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "COPY (SELECT ");
+	appendStringInfoString(&sql, plain ? "COPY " : "COPY (SELECT ");
+	if (plain)
+		appendStringInfo(&sql, "%s (", w->qualified);
 	foreach(lc, cols)
-		appendStringInfo(&sql, "%ss.%s", foreach_current_index(lc) > 0 ? ", " : "",
-						 quote_identifier(lfirst(lc)));
-	appendStringInfo(&sql, " FROM %s s) TO STDOUT", w->qualified);
+		appendStringInfo(&sql, "%s%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 plain ? "" : "s.", quote_identifier(lfirst(lc)));
+	if (plain)
+		appendStringInfoString(&sql, ") TO STDOUT");
+	else
+		appendStringInfo(&sql, " FROM %s s) TO STDOUT", w->qualified);
 	PQclear(pgc_pq_exec(reader, "source", sql.data, 0, NULL));
 
 	res = pgc_pq_exec(w->dest, "destination", copy_in, 0, NULL);
