@@ -96,6 +96,33 @@ kill 'KILL', $pid if $pid;    # and once more, early in change capture
 $load->finish;
 check_same('worker killed during snapshot and change capture');
 
+# From here on both sides log every row change their table sees.  A record
+# applied twice would show as one more event on the destination (an upsert
+# that finds its row is an UPDATE), which equal contents would hide.
+for my $node ($src, $dst)
+{
+	$node->safe_psql('postgres', q{
+		CREATE TABLE items_log (id int, op text);
+		CREATE FUNCTION log_items() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO items_log VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP);
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER log_items AFTER INSERT OR UPDATE OR DELETE ON items
+			FOR EACH ROW EXECUTE FUNCTION log_items();
+		ALTER TABLE items ENABLE ALWAYS TRIGGER log_items;
+	});
+}
+sub check_once
+{
+	my ($what) = @_;
+	my $q = q{SELECT op || ' ' || count(*) FROM items_log GROUP BY op ORDER BY op};
+	my $want = $src->safe_psql('postgres', $q);
+	my $got = $dst->safe_psql('postgres', $q);
+	isnt($want, '', "$what: the source logged changes");
+	is($got, $want, "$what: each change applied once");
+}
+
 # 2. kill -9 the runner's postmaster during change capture, under load
 $load = start_load(10001, 3000);
 $run->poll_query_until('postgres',
@@ -132,6 +159,7 @@ sleep 2;
 $src->start;
 start_load(30001, 500)->finish;
 check_same('source down, then back');
+check_once('runner killed, destination and source down');
 
 # 5. the slot dropped from outside: a clear failure, not a new snapshot
 $run->safe_psql('postgres', q{SELECT pgconduit.stop_pipeline('items')});
