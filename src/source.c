@@ -36,6 +36,9 @@
 /* How often the worker reports its position to the walsender anyway */
 #define PGC_FEEDBACK_INTERVAL_MS	1000
 
+/* How long the worker lets records gather while the destination is busy */
+#define PGC_GATHER_MS	1
+
 /* Quote a string as an SQL literal for a replication command */
 static char *
 pgc_literal(const char *s)
@@ -851,9 +854,9 @@ pgc_source_stream(PgcWorker *w)
 	bool		in_txn = false;
 	TimestampTz commit_time = 0;
 	WaitEventSet *ws;
+	WaitEventSet *ws_dest;
 	WaitEvent	events[4];
 	int			nevents;
-	int			dest_pos;
 	bool		dest_readable = false;
 
 	w->repl = pgc_pq_connect(w->src->replication_url, true, w->appname,
@@ -902,7 +905,12 @@ pgc_source_stream(PgcWorker *w)
 	AddWaitEventToSet(ws, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(ws, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(ws, WL_SOCKET_READABLE, PQsocket(w->repl), NULL, NULL);
-	dest_pos = AddWaitEventToSet(ws, WL_SOCKET_READABLE, PQsocket(w->dest), NULL, NULL);
+	AddWaitEventToSet(ws, WL_SOCKET_READABLE, PQsocket(w->dest), NULL, NULL);
+	/* and one without the source, to let the stream gather */
+	ws_dest = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(ws_dest, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(ws_dest, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(ws_dest, WL_SOCKET_READABLE, PQsocket(w->dest), NULL, NULL);
 
 	for (;;)
 	{
@@ -1055,17 +1063,25 @@ pgc_source_stream(PgcWorker *w)
 		}
 
 		/*
-		 * Learn which sockets have something; wait only when nothing was
-		 * read, else just look.
+		 * Learn which sockets have something.  With nothing read, wait for
+		 * either.  While the destination is busy and the batch has room,
+		 * let the stream gather for a moment rather than wake for every
+		 * record: only the destination's answer ends that wait early.
+		 * Else just look.
 		 */
 		dest_readable = false;
-		nevents = WaitEventSetWait(ws, got ? 0 : PGC_FEEDBACK_INTERVAL_MS,
-								   events, lengthof(events), PG_WAIT_EXTENSION);
+		if (got && !dest_idle && w->nbatch < w->batch_limit)
+			nevents = WaitEventSetWait(ws_dest, PGC_GATHER_MS, events,
+									   lengthof(events), PG_WAIT_EXTENSION);
+		else
+			nevents = WaitEventSetWait(ws, got ? 0 : PGC_FEEDBACK_INTERVAL_MS,
+									   events, lengthof(events), PG_WAIT_EXTENSION);
 		for (int i = 0; i < nevents; i++)
 		{
 			if (events[i].events & WL_LATCH_SET)
 				ResetLatch(MyLatch);
-			if (events[i].pos == dest_pos)
+			if (events[i].events & WL_SOCKET_READABLE &&
+				events[i].fd == PQsocket(w->dest))
 				dest_readable = true;
 		}
 	}
