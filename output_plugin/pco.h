@@ -115,7 +115,11 @@ typedef struct PcoOptions
 	bool		metadata_table_only;	/* metadata = table */
 	bool		skip_origin;	/* origin = none */
 	bool		include_origin;
+	int			records_per_message;	/* at most, 1 by default */
 } PcoOptions;
+
+/* a message of several records is sent once it holds this many bytes */
+#define PCO_MESSAGE_BYTES	65536
 
 /* A pattern of the "tables" option; NULL schema matches any schema */
 typedef struct PcoTablePattern

@@ -50,6 +50,9 @@ typedef struct PcoState
 	uint64		index;			/* records of the transaction so far */
 	bool		begin_sent;
 
+	/* records in the output message being filled (records_per_message) */
+	int			in_message;
+
 	/* scratch space for deforming tuples, grown as needed */
 	int			maxatts;
 	Datum	   *new_values;
@@ -248,6 +251,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 
 	memset(opts, 0, sizeof(PcoOptions));
 	opts->actions = PCO_ACT_ALL;
+	opts->records_per_message = 1;
 
 	foreach(lc, options)
 	{
@@ -305,6 +309,22 @@ pco_parse_options(List *options, PcoOptions *opts)
 			opts->key_columns = pco_name_list(elem);
 		else if (strcmp(elem->defname, "include_origin") == 0)
 			opts->include_origin = pco_bool_option(elem);
+		else if (strcmp(elem->defname, "records_per_message") == 0)
+		{
+			char	   *v = pco_string_option(elem);
+			char	   *end;
+			long		n;
+
+			errno = 0;
+			n = strtol(v, &end, 10);
+			if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 10000)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								elem->defname, v),
+						 errhint("Give a number of records from 1 to 10000.")));
+			opts->records_per_message = (int) n;
+		}
 		else if (strcmp(elem->defname, "origin") == 0)
 		{
 			char	   *v = pco_string_option(elem);
@@ -325,7 +345,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" is not recognized by pgconduit_output",
 							elem->defname),
-					 errhint("Valid options are: tables, exclude_tables, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin.")));
+					 errhint("Valid options are: tables, exclude_tables, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin, records_per_message.")));
 	}
 }
 
@@ -385,6 +405,52 @@ pco_progress(LogicalDecodingContext *ctx, bool skipped_xact)
 }
 
 /*
+ * Start a record: a new output message, or with records_per_message, the
+ * next line of the message being filled.
+ */
+static void
+pco_record_start(LogicalDecodingContext *ctx)
+{
+	PcoState   *state = ctx->output_plugin_private;
+
+	if (state->in_message == 0)
+		OutputPluginPrepareWrite(ctx, true);
+	else
+		appendStringInfoChar(ctx->out, '\n');
+}
+
+/*
+ * End a record: send the message once it holds records_per_message
+ * records or PCO_MESSAGE_BYTES, or when flush is asked (a transaction's
+ * end, a message record), so nothing waits for the next transaction.
+ */
+static void
+pco_record_end(LogicalDecodingContext *ctx, bool flush)
+{
+	PcoState   *state = ctx->output_plugin_private;
+
+	if (++state->in_message >= state->options.records_per_message || flush ||
+		ctx->out->len >= PCO_MESSAGE_BYTES)
+	{
+		OutputPluginWrite(ctx, true);
+		state->in_message = 0;
+	}
+}
+
+/* Send the message being filled, if any */
+static void
+pco_record_flush(LogicalDecodingContext *ctx)
+{
+	PcoState   *state = ctx->output_plugin_private;
+
+	if (state->in_message > 0)
+	{
+		OutputPluginWrite(ctx, true);
+		state->in_message = 0;
+	}
+}
+
+/*
  * Begin: prepare the transaction's metadata, which every record of it
  * repeats.  The begin record itself is sent with the first change, so
  * transactions that touch nothing selected send nothing.
@@ -439,7 +505,7 @@ pco_write_txn_record(LogicalDecodingContext *ctx, const char *operation,
 	PcoState   *state = ctx->output_plugin_private;
 	StringInfo	out;
 
-	OutputPluginPrepareWrite(ctx, true);
+	pco_record_start(ctx);
 	out = ctx->out;
 	pco_put_position(out, state->commit_lsn, index);
 	PCO_PUT_LIT(out, ",\"operation\":\"");
@@ -451,7 +517,7 @@ pco_write_txn_record(LogicalDecodingContext *ctx, const char *operation,
 	pco_put_lsn(out, lsn);
 	PCO_PUT_LIT(out, "\"},\"key\":null,\"payload\":{\"before\":null,\"after\":null}}");
 	pco_terminate(out);
-	OutputPluginWrite(ctx, true);
+	pco_record_end(ctx, index == PCO_COMMIT_INDEX);
 }
 
 /* Send the begin record before the transaction's first record, if asked */
@@ -477,6 +543,7 @@ pco_commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	pco_progress(ctx, !state->begin_sent);
 	if (state->begin_sent && state->options.include_transaction)
 		pco_write_txn_record(ctx, "commit", PCO_COMMIT_INDEX, txn->end_lsn);
+	pco_record_flush(ctx);
 }
 
 /* Make sure the scratch arrays hold natts columns */
@@ -678,7 +745,7 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	pco_maybe_begin(ctx, txn);
-	OutputPluginPrepareWrite(ctx, true);
+	pco_record_start(ctx);
 	out = ctx->out;
 	pco_reserve(out, 128 + rel->meta_table_len + state->txn_meta.len);
 	pco_put_position(out, state->commit_lsn, ++state->index);
@@ -772,7 +839,7 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	PCO_PUT_LIT(out, "}}");
 	pco_terminate(out);
 
-	OutputPluginWrite(ctx, true);
+	pco_record_end(ctx, false);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_cxt);
 	pco_progress(ctx, false);
@@ -794,7 +861,7 @@ pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		if (!(rel->actions & PCO_ACT_TRUNCATE))
 			continue;
 		pco_maybe_begin(ctx, txn);
-		OutputPluginPrepareWrite(ctx, true);
+		pco_record_start(ctx);
 		out = ctx->out;
 		pco_put_position(out, state->commit_lsn, ++state->index);
 		PCO_PUT_LIT(out, ",\"operation\":\"truncate\",\"metadata\":{");
@@ -809,7 +876,7 @@ pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			PCO_PUT_LIT(out, ",\"postgres.truncate_restart_identity\":\"true\"");
 		PCO_PUT_LIT(out, "},\"key\":null,\"payload\":{\"before\":null,\"after\":null}}");
 		pco_terminate(out);
-		OutputPluginWrite(ctx, true);
+		pco_record_end(ctx, false);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_cxt);
@@ -856,7 +923,9 @@ pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	old = MemoryContextSwitchTo(state->change_cxt);
 	if (transactional)
 		pco_maybe_begin(ctx, txn);
-	OutputPluginPrepareWrite(ctx, true);
+	else
+		pco_record_flush(ctx);
+	pco_record_start(ctx);
 	out = ctx->out;
 	if (transactional)
 		pco_put_position(out, state->commit_lsn, ++state->index);
@@ -894,7 +963,8 @@ pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	PCO_PUT_LIT(out, "}}}");
 	pco_terminate(out);
-	OutputPluginWrite(ctx, true);
+	/* a message may be a marker someone waits for: send it at once */
+	pco_record_end(ctx, true);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_cxt);
 }

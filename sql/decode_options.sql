@@ -41,6 +41,29 @@ ALTER TABLE opt_t ADD COLUMN v text;
 SELECT data::jsonb -> 'key' AS key FROM pg_logical_slot_get_changes('dec_options', NULL, NULL, 'tables', 'opt_t');
 SELECT count(*) FROM pg_logical_slot_get_changes('dec_options', NULL, NULL);
 
+-- records_per_message: several records per message, one per line, the
+-- same records in the same order; a transaction's end or a message record
+-- ends a message
+INSERT INTO opt_t SELECT g FROM generate_series(10, 14) g;
+SELECT pg_logical_emit_message(true, 'opt', 'in the transaction') IS NOT NULL AS emitted;
+CREATE TEMP TABLE opt_one AS
+  SELECT regexp_replace(data, '"opencdc.readAt":"[0-9]+"', '') AS rec
+	FROM pg_logical_slot_peek_changes('dec_options', NULL, NULL, 'include_transaction', 'true',
+									  'messages', 'true', 'tables', 'opt_t');
+SELECT array_length(string_to_array(data, E'\n'), 1) AS records_in_message
+  FROM pg_logical_slot_peek_changes('dec_options', NULL, NULL, 'include_transaction', 'true',
+									'messages', 'true', 'tables', 'opt_t', 'records_per_message', '3');
+SELECT (SELECT array_agg(rec) FROM opt_one) =
+	   (SELECT array_agg(regexp_replace(r, '"opencdc.readAt":"[0-9]+"', '') ORDER BY m, l)
+		  FROM pg_logical_slot_peek_changes('dec_options', NULL, NULL, 'include_transaction', 'true',
+											'messages', 'true', 'tables', 'opt_t',
+											'records_per_message', '3') WITH ORDINALITY c(lsn, xid, data, m),
+			   unnest(string_to_array(data, E'\n')) WITH ORDINALITY u(r, l)) AS same_records;
+SELECT data FROM pg_logical_slot_get_changes('dec_options', NULL, NULL, 'records_per_message', '0');
+SELECT data FROM pg_logical_slot_get_changes('dec_options', NULL, NULL, 'records_per_message', '10001');
+SELECT data FROM pg_logical_slot_get_changes('dec_options', NULL, NULL, 'records_per_message', 'many');
+SELECT count(*) FROM pg_logical_slot_get_changes('dec_options', NULL, NULL);
+
 -- options are checked when decoding starts, also when there is nothing to decode
 SELECT data FROM pg_logical_slot_get_changes('dec_options', NULL, NULL, 'bogus', 'x');
 

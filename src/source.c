@@ -797,6 +797,11 @@ typedef struct PgcStream
 	XLogRecPtr	pending_lsn;	/* commit LSN of its last record */
 	TimestampTz pending_commit_time;
 	TimestampTz last_feedback;
+	/* what the records read so far say */
+	XLogRecPtr	complete;		/* commit+1 of the last whole transaction */
+	XLogRecPtr	pending_marker; /* LSN of a wait marker read */
+	bool		in_txn;			/* inside a transaction's records */
+	TimestampTz commit_time;	/* of the transaction being read */
 } PgcStream;
 
 /*
@@ -834,6 +839,61 @@ pgc_stream_finish(PgcWorker *w, PgcStream *st)
 }
 
 /*
+ * Take in one record of the stream (NUL-terminated, len bytes): a begin,
+ * commit or wait marker updates the stream's state; a change after the
+ * recorded position joins the batch.
+ */
+static void
+pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
+{
+	const char *pos = rec + 13;
+	const char *op = rec + 13 + PGC_POSITION_LEN + 15;
+	XLogRecPtr	commit;
+
+	if (len < 13 + PGC_POSITION_LEN + 20)
+		elog(ERROR, "unexpected record from pgconduit_output: %.*s", len, rec);
+	commit = pgc_parse_hex16(pos);
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->received_lsn = commit;
+	memcpy(w->slot->received_position, pos, PGC_POSITION_LEN);
+	SpinLockRelease(&w->slot->mutex);
+
+	if (strncmp(op, "begin", 5) == 0)
+	{
+		char		ts[64];
+
+		st->in_txn = true;
+		if (pgc_record_field(rec, "\"postgres.commit_time\":\"", ts, sizeof(ts)))
+			st->commit_time = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																  CStringGetDatum(ts),
+																  ObjectIdGetDatum(InvalidOid),
+																  Int32GetDatum(-1)));
+	}
+	else if (strncmp(op, "commit", 6) == 0)
+	{
+		st->in_txn = false;
+		st->complete = commit + 1;
+	}
+	else if (strncmp(op, "message", 7) == 0)
+	{
+		char		lsn[32];
+		uint32		hi,
+					lo;
+
+		if (pgc_record_field(rec, "\"postgres.lsn\":\"", lsn, sizeof(lsn)) &&
+			sscanf(lsn, "%X/%X", &hi, &lo) == 2)
+			st->pending_marker = Max(st->pending_marker, ((uint64) hi << 32) | lo);
+	}
+	else if (strncmp(pos, w->position, PGC_POSITION_LEN) > 0)
+	{
+		pgc_batch_add(w, rec, len, pos);
+		SpinLockAcquire(&w->slot->mutex);
+		w->slot->records_read++;
+		SpinLockRelease(&w->slot->mutex);
+	}
+}
+
+/*
  * Stream the slot's changes to the destination.  Records are read while
  * they are there, up to the batch limit; then the batch is sent to the
  * destination, and the next one read while it is applied.  At most two
@@ -848,11 +908,7 @@ pgc_source_stream(PgcWorker *w)
 	StringInfoData cmd;
 	PGresult   *res;
 	PgcStream	st = {0};
-	XLogRecPtr	complete = InvalidXLogRecPtr;	/* commit+1 of last whole txn */
-	XLogRecPtr	pending_marker = InvalidXLogRecPtr;
 	XLogRecPtr	wal_end = InvalidXLogRecPtr;
-	bool		in_txn = false;
-	TimestampTz commit_time = 0;
 	WaitEventSet *ws;
 	WaitEventSet *ws_dest;
 	WaitEvent	events[4];
@@ -885,11 +941,12 @@ pgc_source_stream(PgcWorker *w)
 
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table'",
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"records_per_message\" '%d'",
 					 quote_identifier(w->src->slot_name),
 					 pgc_literal(w->pattern),
 					 pgc_literal(quote_identifier(w->src->publication_name)),
-					 pgc_literal(pgc_name_list(w->key)));
+					 pgc_literal(pgc_name_list(w->key)),
+					 Min(64, Max(1, w->batch_limit / 16)));
 	/* without "columns", every column, also those added later */
 	if (w->src->columns != NIL)
 		appendStringInfo(&cmd, ", \"columns\" %s", pgc_literal(pgc_name_list(w->columns)));
@@ -955,51 +1012,19 @@ pgc_source_stream(PgcWorker *w)
 			}
 			else if (buf[0] == 'w' && r > 25)
 			{
-				char	   *rec = buf + 25;
-				int			len = r - 25;
-				const char *pos = rec + 13;
-				const char *op = rec + 13 + PGC_POSITION_LEN + 15;
-				XLogRecPtr	commit = pgc_parse_hex16(pos);
+				/* one record per line: records_per_message may send several */
+				char	   *next = buf + 25;
+				char	   *bufend = buf + r;
 
-				if (len < 13 + PGC_POSITION_LEN + 20)
-					elog(ERROR, "unexpected record from pgconduit_output: %.*s", len, rec);
-				SpinLockAcquire(&w->slot->mutex);
-				w->slot->received_lsn = commit;
-				memcpy(w->slot->received_position, pos, PGC_POSITION_LEN);
-				SpinLockRelease(&w->slot->mutex);
+				while (next < bufend)
+				{
+					char	   *rec = next;
+					char	   *nl = memchr(rec, '\n', bufend - rec);
 
-				if (strncmp(op, "begin", 5) == 0)
-				{
-					char		ts[64];
-
-					in_txn = true;
-					if (pgc_record_field(rec, "\"postgres.commit_time\":\"", ts, sizeof(ts)))
-						commit_time = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-																			  CStringGetDatum(ts),
-																			  ObjectIdGetDatum(InvalidOid),
-																			  Int32GetDatum(-1)));
-				}
-				else if (strncmp(op, "commit", 6) == 0)
-				{
-					in_txn = false;
-					complete = commit + 1;
-				}
-				else if (strncmp(op, "message", 7) == 0)
-				{
-					char		lsn[32];
-					uint32		hi,
-								lo;
-
-					if (pgc_record_field(rec, "\"postgres.lsn\":\"", lsn, sizeof(lsn)) &&
-						sscanf(lsn, "%X/%X", &hi, &lo) == 2)
-						pending_marker = Max(pending_marker, ((uint64) hi << 32) | lo);
-				}
-				else if (strncmp(pos, w->position, PGC_POSITION_LEN) > 0)
-				{
-					pgc_batch_add(w, rec, len, pos);
-					SpinLockAcquire(&w->slot->mutex);
-					w->slot->records_read++;
-					SpinLockRelease(&w->slot->mutex);
+					if (nl != NULL)
+						*nl = '\0';
+					next = nl != NULL ? nl + 1 : bufend;
+					pgc_stream_record(w, &st, rec, (nl != NULL ? nl : bufend) - rec);
 				}
 			}
 			PQfreemem(buf);
@@ -1017,8 +1042,8 @@ pgc_source_stream(PgcWorker *w)
 		{
 			pgc_batch_seal(w);
 			pgc_stream_finish(w, &st);
-			st.pending_complete = complete;
-			st.pending_commit_time = commit_time;
+			st.pending_complete = st.complete;
+			st.pending_commit_time = st.commit_time;
 			st.pending_lsn = pgc_parse_hex16(w->batch_last);
 			pgc_batch_send(w, "cdc");
 			dest_idle = false;
@@ -1029,14 +1054,14 @@ pgc_source_stream(PgcWorker *w)
 		/* with nothing buffered or in flight, whole transactions are done */
 		if (w->nbatch == 0 && !w->batch_pending)
 		{
-			XLogRecPtr	done = complete;
+			XLogRecPtr	done = st.complete;
 
-			if (!in_txn && wal_end > done)
+			if (!st.in_txn && wal_end > done)
 				done = wal_end;
 			SpinLockAcquire(&w->slot->mutex);
-			if (pending_marker != InvalidXLogRecPtr && !in_txn)
-				w->slot->marker_lsn = Max(w->slot->marker_lsn, pending_marker);
-			if (!in_txn)
+			if (st.pending_marker != InvalidXLogRecPtr && !st.in_txn)
+				w->slot->marker_lsn = Max(w->slot->marker_lsn, st.pending_marker);
+			if (!st.in_txn)
 			{
 				/* all the source's WAL up to here is dealt with */
 				w->slot->marker_lsn = Max(w->slot->marker_lsn, wal_end);
@@ -1044,8 +1069,8 @@ pgc_source_stream(PgcWorker *w)
 			}
 			w->slot->source_lsn = Max(w->slot->source_lsn, wal_end);
 			SpinLockRelease(&w->slot->mutex);
-			if (!in_txn)
-				pending_marker = InvalidXLogRecPtr;
+			if (!st.in_txn)
+				st.pending_marker = InvalidXLogRecPtr;
 			if (done > st.confirmed)
 			{
 				st.confirmed = done;
