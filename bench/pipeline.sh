@@ -75,7 +75,7 @@ native1=$(elapsed "$t0" "$(now)")
 t0=$(now)
 psql -d src -c "SELECT pgconduit.create_source('s', '{\"table\": \"t\", \"url\": \"$conn\"}')" \
 	-c "SELECT pgconduit.create_destination('d', '{\"url\": \"dbname=pgc host=$dir port=$port\"}')" \
-	-c "SELECT pgconduit.create_pipeline('p', 's', 'd')"
+	-c "SELECT pgconduit.create_pipeline('p', 's', 'd')" >/dev/null
 psql -d src -c "SELECT pgconduit.wait_for_pipeline('p', '1 hour')" >/dev/null
 pgc1=$(elapsed "$t0" "$(now)")
 echo "native $native1 s, pgconduit $pgc1 s, ratio $(ratio "$pgc1" "$native1")"
@@ -83,7 +83,7 @@ echo "rows: native $(psql -d native -c 'SELECT count(*) FROM t'), pgconduit $(ps
 
 echo "== 2. apply-only catch-up of 350,000 changes"
 psql -d native -c "ALTER SUBSCRIPTION native_sub DISABLE"
-psql -d src -c "SELECT pgconduit.stop_pipeline('p')"
+psql -d src -c "SELECT pgconduit.stop_pipeline('p')" >/dev/null
 sleep 1
 psql -d src <<SQL
 DO \$\$
@@ -107,7 +107,7 @@ psql -d native -c "ALTER SUBSCRIPTION native_sub ENABLE"
 until [ "$(caught_up native_sub)" = t ]; do sleep 0.05; done
 native2=$(elapsed "$t0" "$(now)")
 t0=$(now)
-psql -d src -c "SELECT pgconduit.start_pipeline('p')"
+psql -d src -c "SELECT pgconduit.start_pipeline('p')" >/dev/null
 psql -d src -c "SELECT pgconduit.wait_for_pipeline('p', '1 hour')" >/dev/null
 pgc2=$(elapsed "$t0" "$(now)")
 echo "native $native2 s, pgconduit $pgc2 s, ratio $(ratio "$pgc2" "$native2")"
