@@ -258,12 +258,30 @@ pgcp_sort_pairs(JsonbValue *obj)
 	obj->val.object.nPairs = out;
 }
 
+/*
+ * After a member of an object or array: a comma (*more = true) or the
+ * closing character (*more = false), else false.
+ */
+static bool
+pgcp_more(PgcpState *s, char close, bool *more)
+{
+	pgcp_skip_space(s);
+	if (s->p < s->end && (*s->p == ',' || *s->p == close))
+	{
+		*more = (*s->p == ',');
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
 /* An object, the opening brace next */
 static bool
 pgcp_object(PgcpState *s, JsonbValue *v)
 {
 	int			size = 8;
 	int			n = 0;
+	bool		more;
 	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * size);
 
 	s->p++;
@@ -292,18 +310,10 @@ pgcp_object(PgcpState *s, JsonbValue *v)
 			if (!pgcp_value(s, &pairs[n].value))
 				return false;
 			n++;
-			pgcp_skip_space(s);
-			if (s->p < s->end && *s->p == ',')
-			{
-				s->p++;
-				continue;
-			}
-			if (s->p < s->end && *s->p == '}')
-			{
-				s->p++;
+			if (!pgcp_more(s, '}', &more))
+				return false;
+			if (!more)
 				break;
-			}
-			return false;
 		}
 	v->type = jbvObject;
 	v->val.object.pairs = pairs;
@@ -318,6 +328,7 @@ pgcp_array(PgcpState *s, JsonbValue *v)
 {
 	int			size = 8;
 	int			n = 0;
+	bool		more;
 	JsonbValue *elems = palloc(sizeof(JsonbValue) * size);
 
 	s->p++;
@@ -335,18 +346,10 @@ pgcp_array(PgcpState *s, JsonbValue *v)
 			if (!pgcp_value(s, &elems[n]))
 				return false;
 			n++;
-			pgcp_skip_space(s);
-			if (s->p < s->end && *s->p == ',')
-			{
-				s->p++;
-				continue;
-			}
-			if (s->p < s->end && *s->p == ']')
-			{
-				s->p++;
+			if (!pgcp_more(s, ']', &more))
+				return false;
+			if (!more)
 				break;
-			}
-			return false;
 		}
 	v->type = jbvArray;
 	v->val.array.elems = elems;
