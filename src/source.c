@@ -533,7 +533,7 @@ pgc_snapshot_by_copy(PgcWorker *w, PGconn *reader, List *cols,
 			if (!ok)
 				break;
 			n++;
-			if (++unreported == 10000)
+			if (++unreported == 1000)
 			{
 				pgc_snapshot_count(w, n, unreported);
 				unreported = 0;
