@@ -911,6 +911,8 @@ pgc_source_stream(PgcWorker *w)
 	XLogRecPtr	wal_end = InvalidXLogRecPtr;
 	WaitEventSet *ws;
 	WaitEventSet *ws_dest;
+	/* records per message: a message never splits, so batches stay in bounds */
+	int			per_message = Min(64, Max(1, w->batch_limit / 16));
 	WaitEvent	events[4];
 	int			nevents;
 	bool		dest_readable = false;
@@ -946,7 +948,7 @@ pgc_source_stream(PgcWorker *w)
 					 pgc_literal(w->pattern),
 					 pgc_literal(quote_identifier(w->src->publication_name)),
 					 pgc_literal(pgc_name_list(w->key)),
-					 Min(64, Max(1, w->batch_limit / 16)));
+					 per_message);
 	/* without "columns", every column, also those added later */
 	if (w->src->columns != NIL)
 		appendStringInfo(&cmd, ", \"columns\" %s", pgc_literal(pgc_name_list(w->columns)));
@@ -978,7 +980,7 @@ pgc_source_stream(PgcWorker *w)
 		bool		dest_idle;
 
 		CHECK_FOR_INTERRUPTS();
-		while (w->nbatch < w->batch_limit)
+		while (w->nbatch + per_message <= w->batch_limit)
 		{
 			r = PQgetCopyData(w->repl, &buf, 1);
 			if (r == 0)
@@ -1038,7 +1040,7 @@ pgc_source_stream(PgcWorker *w)
 		 * commit was read by then.
 		 */
 		dest_idle = pgc_stream_dest_idle(w, dest_readable);
-		if (w->nbatch > 0 && (dest_idle || w->nbatch >= w->batch_limit))
+		if (w->nbatch > 0 && (dest_idle || w->nbatch + per_message > w->batch_limit))
 		{
 			pgc_batch_seal(w);
 			pgc_stream_finish(w, &st);
@@ -1095,7 +1097,7 @@ pgc_source_stream(PgcWorker *w)
 		 * Else just look.
 		 */
 		dest_readable = false;
-		if (got && !dest_idle && w->nbatch < w->batch_limit)
+		if (got && !dest_idle && w->nbatch + per_message <= w->batch_limit)
 			nevents = WaitEventSetWait(ws_dest, PGC_GATHER_MS, events,
 									   lengthof(events), PG_WAIT_EXTENSION);
 		else
