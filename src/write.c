@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -89,6 +90,7 @@ typedef struct PgcwCall
 	int			gfirst;
 	int			glast;
 	uint32	   *dups;			/* key hashes in the group; 0 is empty */
+	bool		gnew;			/* every row from a snapshot or create record */
 	bool		executing;		/* the group's statement runs */
 	int			seen;			/* rows it has read, end marker included */
 
@@ -224,6 +226,57 @@ ensure_scratch(PgcwCall *call, int natts)
 }
 
 /*
+ * Run the group's rows through ip, the plain INSERT twin of its upsert, in
+ * a subtransaction.  Returns false, with nothing of it left, if a row's key
+ * exists (a unique violation); any other error is raised.
+ */
+static bool
+flush_as_insert(PgcwCall *call, PgcwPlan *ip)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+	Datum		token;
+	bool		isnull = false;
+
+	call->handoff = call->gstore;
+	call->handoff_desc = ip->rowdesc;
+	call->token = ++pgcw_token_counter;
+	token = Int64GetDatum(call->token);
+	call->seen = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		call->executing = true;
+		pgcw_plan_execute(ip, &token, &isnull);
+		call->executing = false;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		call->executing = false;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * Apply the group of rows in flight with one execution of its statement.
  */
 static void
@@ -245,6 +298,25 @@ flush_group(PgcwCall *call)
 		call->pnulls[i] = true;
 	tuplestore_putvalues(call->gstore, p->rowdesc, call->pvalues, call->pnulls);
 
+	/*
+	 * Rows of snapshot and create records are mostly new: try them as a
+	 * plain INSERT, cheaper than the upsert's conflict check, and only if
+	 * one of them exists do the upsert.  After a conflict, upsert the next
+	 * groups of the statement directly for a while.
+	 */
+	if (p->op == PGCW_OP_UPSERT && call->gnew && p->insert_twin != NULL)
+	{
+		if (p->twin_skip > 0)
+			p->twin_skip--;
+		else if (pgcw_insert_may_serve(call->gtable))
+		{
+			if (flush_as_insert(call, p->insert_twin))
+				goto done;
+			p->twin_skip = 64;
+			tuplestore_rescan(call->gstore);
+		}
+	}
+
 	call->handoff = call->gstore;
 	call->handoff_desc = p->rowdesc;
 	call->token = ++pgcw_token_counter;
@@ -253,6 +325,8 @@ flush_group(PgcwCall *call)
 	call->executing = true;
 	pgcw_plan_execute(p, &token, &isnull);
 	call->executing = false;
+
+done:
 
 	/* a rule may have kept the statement from reading its rows */
 	if (call->handoff != NULL)
@@ -627,6 +701,7 @@ group_start(PgcwCall *call, PgcwTable *t, PgcwPlan *p)
 	call->gtable = t;
 	call->gqualname = t->qualname;
 	call->gfirst = call->index;
+	call->gnew = true;
 }
 
 /* add the row of the current record, in call->values, to the group */
@@ -790,6 +865,14 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 	}
 
 	p = pgcw_plan_get(t, call->sig);
+	if (p->op == PGCW_OP_UPSERT && kind == REC_WRITE && p->insert_twin == NULL &&
+		!p->update_first)
+	{
+		/* the plain INSERT a group of new rows may try first */
+		call->sig[0] = (char) PGCW_OP_INSERT;
+		p->insert_twin = pgcw_plan_get(t, call->sig);
+		call->sig[0] = (char) PGCW_OP_UPSERT;
+	}
 	if (call->gcount > 0 &&
 		(call->gplan != p || call->gcount >= PGCW_GROUP_MAX || p->update_first))
 	{
@@ -826,6 +909,8 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 			(void) key_seen(call, key_hash(call, p));
 	}
 	group_put(call, p);
+	if (kind != REC_WRITE)
+		call->gnew = false;
 	return true;
 }
 

@@ -105,6 +105,9 @@ typedef struct PgcwPlan
 								 * where the row exists: UPDATE it first */
 	SPIPlanPtr	plan;
 	CachedPlanSource *source;
+	/* UPSERT: the plain INSERT of the same rows, tried for new rows */
+	struct PgcwPlan *insert_twin;
+	int			twin_skip;		/* groups left to skip after a conflict */
 } PgcwPlan;
 
 /* the cache entry of a destination table */
@@ -153,6 +156,7 @@ extern uint64 pgcw_plan_execute(PgcwPlan *p, Datum *params, bool *nulls);
 extern void pgcw_truncate(PgcwTable *t);
 extern bool pgcw_has_unique_index(Oid relid, const AttrNumber *keys,
 								  int nkeys);
+extern bool pgcw_insert_may_serve(PgcwTable *t);
 extern void pgcw_tables_cleanup(void);
 
 /* write_convert.c */

@@ -38,11 +38,13 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -484,6 +486,32 @@ pgcw_has_unique_index(Oid relid, const AttrNumber *keys, int nkeys)
 	}
 	list_free(indexes);
 	return found;
+}
+
+/*
+ * May a group of upserts of new rows into t run as a plain INSERT, falling
+ * back to the upsert on a unique violation?  Only where nothing but the
+ * outcome for existing rows tells the two apart: no rules, no row
+ * security, no statement-level UPDATE triggers or transition tables (an
+ * upsert fires those), and the privileges an upsert needs.
+ */
+bool
+pgcw_insert_may_serve(PgcwTable *t)
+{
+	Relation	rel = relation_open(t->relid, NoLock);
+	TriggerDesc *trig = rel->trigdesc;
+	Oid			user = GetUserId();
+	bool		ok;
+
+	ok = !rel->rd_rel->relhasrules && !rel->rd_rel->relrowsecurity &&
+		(trig == NULL ||
+		 !(trig->trig_update_before_statement || trig->trig_update_after_statement ||
+		   trig->trig_update_old_table || trig->trig_update_new_table ||
+		   trig->trig_insert_new_table)) &&
+		pg_class_aclcheck(t->relid, user, ACL_UPDATE) == ACLCHECK_OK &&
+		pg_class_aclcheck(t->relid, user, ACL_SELECT) == ACLCHECK_OK;
+	relation_close(rel, NoLock);
+	return ok;
 }
 
 /*
