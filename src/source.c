@@ -10,10 +10,12 @@
  * lock, reads the cut LSN and exports its snapshot; a second connection
  * imports the snapshot and reads the rows while the first commits at once.
  * The snapshot's rows are applied in one destination transaction, so a
- * crash during it leaves nothing behind and it starts over.  The stream
- * then reads pgconduit_output's records and drops those at or before the
- * recorded position, which starts at the cut; the slot is confirmed only
- * up to what the destination has committed.
+ * crash during it leaves nothing behind and it starts over: by COPY from
+ * source to destination where that gives what the records would
+ * (write_copy.c decides), else as records.  The stream then reads
+ * pgconduit_output's records, several per message, and drops those at or
+ * before the recorded position, which starts at the cut; the slot is
+ * confirmed only up to what the destination has committed.
  *
  *-------------------------------------------------------------------------
  */

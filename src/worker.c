@@ -9,7 +9,10 @@
  * the table and streams its changes; every batch of records goes to the
  * destination as one call of pgconduit._apply_batch(), which applies them
  * with pgconduit._write() -- the code behind pgconduit.write() -- and
- * records the pipeline's progress in the same transaction.  That progress
+ * records the pipeline's progress in the same transaction.  The worker
+ * parses each record as it arrives (jsonb_parse.c) and sends the batch as
+ * jsonb's binary layout, which the destination checks (write_binary.c)
+ * instead of parsing JSON again.  That progress
  * is where a restarted worker resumes, so no record is lost or applied
  * twice.  An error ends the worker; its message goes to the slot that
  * pgconduit.status shows, and the launcher restarts the worker with
