@@ -83,8 +83,16 @@ pgcp_string(PgcpState *s, char **out, int *outlen)
 		return true;
 	}
 
-	/* with escapes: decode into a copy, never longer than the input */
-	buf = palloc(s->end - start);
+	/* with escapes: decode into a copy, never longer than the string */
+	{
+		const char *close = q;
+
+		while (close < s->end && *close != '"')
+			close += (*close == '\\') ? 2 : 1;
+		if (close >= s->end)
+			return false;
+		buf = palloc(close - start);
+	}
 	memcpy(buf, start, q - start);
 	w = buf + (q - start);
 	while (q < s->end && *q != '"')

@@ -174,12 +174,18 @@ pgc_pq_raise(PGconn *conn, PGresult *res, const char *what)
 			 errcontext("on the %s", what)));
 }
 
-/* Send what libpq could not send at once, waiting on the latch */
-static void
+/*
+ * Send what libpq could not send at once, waiting on the latch; false if
+ * the connection failed (PQerrorMessage says why).
+ */
+bool
 pgc_pq_flush(PGconn *conn)
 {
-	while (PQflush(conn) == 1)
+	int			r;
+
+	while ((r = PQflush(conn)) == 1)
 		pgc_pq_wait(conn, WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
+	return r == 0;
 }
 
 /* Send a query (with text parameters) without waiting for its result */
@@ -187,32 +193,22 @@ void
 pgc_pq_send(PGconn *conn, const char *what, const char *sql, int nparams,
 			const char *const *params)
 {
-	pgc_pq_send_params(conn, what, sql, nparams, params, NULL, NULL);
-}
-
-/*
- * Send a query whose parameters may be binary (formats[i] = 1, of
- * lengths[i] bytes) without waiting for its result.
- */
-void
-pgc_pq_send_params(PGconn *conn, const char *what, const char *sql,
-				   int nparams, const char *const *params,
-				   const int *lengths, const int *formats)
-{
 	int			ok;
 
 	/* the simple protocol when there are no parameters: several commands */
 	if (nparams == 0)
 		ok = PQsendQuery(conn, sql);
 	else
-		ok = PQsendQueryParams(conn, sql, nparams, NULL, params, lengths,
-							   formats, 0);
+		ok = PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (!ok)
 		pgc_pq_raise(conn, NULL, what);
 	pgc_pq_flush(conn);
 }
 
-/* The same for a statement prepared as stmt */
+/*
+ * The same for a statement prepared as stmt, whose parameters may be
+ * binary (formats[i] = 1, of lengths[i] bytes)
+ */
 void
 pgc_pq_send_prepared(PGconn *conn, const char *what, const char *stmt,
 					 int nparams, const char *const *params,

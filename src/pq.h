@@ -24,15 +24,13 @@ extern PGresult *pgc_pq_exec(PGconn *conn, const char *what, const char *sql,
 extern void pgc_pq_command(PGconn *conn, const char *what, const char *sql);
 extern void pgc_pq_send(PGconn *conn, const char *what, const char *sql,
 						int nparams, const char *const *params);
-extern void pgc_pq_send_params(PGconn *conn, const char *what, const char *sql,
-							   int nparams, const char *const *params,
-							   const int *lengths, const int *formats);
 extern void pgc_pq_send_prepared(PGconn *conn, const char *what,
 								 const char *stmt, int nparams,
 								 const char *const *params,
 								 const int *lengths, const int *formats);
 extern PGresult *pgc_pq_get_result(PGconn *conn, const char *what);
 extern void pgc_pq_wait(PGconn *conn, int events, long timeout_ms);
+extern bool pgc_pq_flush(PGconn *conn);
 extern void pgc_pq_raise(PGconn *conn, PGresult *res, const char *what)
 			pg_attribute_noreturn();
 

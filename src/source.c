@@ -357,7 +357,7 @@ pgc_snapshot_begin(PgcWorker *w, XLogRecPtr *cut)
 	return reader;
 }
 
-/* Count rows more snapshot rows read, done of them applied */
+/* Count rows more snapshot rows read, done in all so far */
 static void
 pgc_snapshot_count(PgcWorker *w, int64 done, int rows)
 {
@@ -456,13 +456,7 @@ pgc_copy_put(PgcWorker *w, const char *row, int len)
 		pgc_pq_wait(w->dest, WL_SOCKET_WRITEABLE, -1);
 	if (r < 0)
 		return false;
-	if (row == NULL)
-	{
-		while ((r = PQflush(w->dest)) == 1)
-			pgc_pq_wait(w->dest, WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, -1);
-		return r == 0;
-	}
-	return true;
+	return row != NULL || pgc_pq_flush(w->dest);
 }
 
 /*

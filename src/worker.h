@@ -51,7 +51,7 @@ typedef struct PgcWorker
 	uint32	   *batch_ends;		/* where each record's bytes end in batch */
 	int			batch_ends_size;
 	int			nbatch;
-	int			batch_limit;	/* min(batch_size, buffer_size) */
+	int			batch_limit;	/* min(batch_size, buffer_size / 2) */
 	char		batch_last[PGC_POSITION_LEN + 1];
 	const char *batch_table;	/* the records' table, when they omit it */
 	MemoryContext parse_cxt;	/* one record's parse */

@@ -225,6 +225,17 @@ ensure_scratch(PgcwCall *call, int natts)
 	call->natts = n;
 }
 
+/* Hand the group's rows to the next execution of p; returns its token */
+static Datum
+hand_over(PgcwCall *call, PgcwPlan *p)
+{
+	call->handoff = call->gstore;
+	call->handoff_desc = p->rowdesc;
+	call->token = ++pgcw_token_counter;
+	call->seen = 0;
+	return Int64GetDatum(call->token);
+}
+
 /*
  * Run the group's rows through ip, the plain INSERT twin of its upsert, in
  * a subtransaction.  Returns false, with nothing of it left, if a row's key
@@ -236,14 +247,8 @@ flush_as_insert(PgcwCall *call, PgcwPlan *ip)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile bool ok = false;
-	Datum		token;
+	Datum		token = hand_over(call, ip);
 	bool		isnull = false;
-
-	call->handoff = call->gstore;
-	call->handoff_desc = ip->rowdesc;
-	call->token = ++pgcw_token_counter;
-	token = Int64GetDatum(call->token);
-	call->seen = 0;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -317,11 +322,7 @@ flush_group(PgcwCall *call)
 		}
 	}
 
-	call->handoff = call->gstore;
-	call->handoff_desc = p->rowdesc;
-	call->token = ++pgcw_token_counter;
-	token = Int64GetDatum(call->token);
-	call->seen = 0;
+	token = hand_over(call, p);
 	call->executing = true;
 	pgcw_plan_execute(p, &token, &isnull);
 	call->executing = false;

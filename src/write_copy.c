@@ -75,17 +75,6 @@ copy_table_has_rows(Relation rel)
 	return found;
 }
 
-/* May the current user insert, update and select the table? */
-static bool
-copy_privileges_ok(Oid relid)
-{
-	Oid			user = GetUserId();
-
-	return pg_class_aclcheck(relid, user, ACL_INSERT) == ACLCHECK_OK &&
-		pg_class_aclcheck(relid, user, ACL_UPDATE) == ACLCHECK_OK &&
-		pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK;
-}
-
 /*
  * The COPY ... FROM STDIN statement that inserts rows of the columns given
  * into the table named as pgconduit.write() names it, or NULL when COPY
@@ -122,7 +111,7 @@ pgconduit_copy_target(PG_FUNCTION_ARGS)
 
 	ok = rel->rd_rel->relkind == RELKIND_RELATION &&
 		!rel->rd_rel->relhasrules && !rel->rd_rel->relrowsecurity &&
-		copy_privileges_ok(relid);
+		pgcw_upsert_allowed(relid);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "COPY %s (",

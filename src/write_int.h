@@ -157,6 +157,7 @@ extern void pgcw_truncate(PgcwTable *t);
 extern bool pgcw_has_unique_index(Oid relid, const AttrNumber *keys,
 								  int nkeys);
 extern bool pgcw_insert_may_serve(PgcwTable *t);
+extern bool pgcw_upsert_allowed(Oid relid);
 extern void pgcw_tables_cleanup(void);
 
 /* write_convert.c */

@@ -500,7 +500,6 @@ pgcw_insert_may_serve(PgcwTable *t)
 {
 	Relation	rel = relation_open(t->relid, NoLock);
 	TriggerDesc *trig = rel->trigdesc;
-	Oid			user = GetUserId();
 	bool		ok;
 
 	ok = !rel->rd_rel->relhasrules && !rel->rd_rel->relrowsecurity &&
@@ -508,10 +507,20 @@ pgcw_insert_may_serve(PgcwTable *t)
 		 !(trig->trig_update_before_statement || trig->trig_update_after_statement ||
 		   trig->trig_update_old_table || trig->trig_update_new_table ||
 		   trig->trig_insert_new_table)) &&
-		pg_class_aclcheck(t->relid, user, ACL_UPDATE) == ACLCHECK_OK &&
-		pg_class_aclcheck(t->relid, user, ACL_SELECT) == ACLCHECK_OK;
+		pgcw_upsert_allowed(t->relid);
 	relation_close(rel, NoLock);
 	return ok;
+}
+
+/* Has the current user the table privileges an upsert needs? */
+bool
+pgcw_upsert_allowed(Oid relid)
+{
+	Oid			user = GetUserId();
+
+	return pg_class_aclcheck(relid, user, ACL_INSERT) == ACLCHECK_OK &&
+		pg_class_aclcheck(relid, user, ACL_UPDATE) == ACLCHECK_OK &&
+		pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK;
 }
 
 /*
