@@ -1,7 +1,7 @@
 # pgconduit — PGXS build of the extension (src/) and the output plugin (output_plugin/)
 
 EXTENSION = pgconduit
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 MODULE_big = pgconduit
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))

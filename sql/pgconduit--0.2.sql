@@ -1,0 +1,611 @@
+/* pgconduit--0.1.sql: catalog, SQL API and privileges of pgconduit 0.1 */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pgconduit" to load this file. \quit
+
+-- The role that may manage connectors and pipelines besides superusers.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgconduit_admin') THEN
+		CREATE ROLE pgconduit_admin NOLOGIN;
+	END IF;
+END
+$$;
+
+REVOKE ALL ON SCHEMA pgconduit FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgconduit TO PUBLIC;
+
+------------------------------------------------------------------------
+-- Catalog
+------------------------------------------------------------------------
+
+CREATE TABLE pgconduit.connector (
+	name		text PRIMARY KEY
+				CHECK (length(name) BETWEEN 1 AND 63),
+	kind		text NOT NULL
+				CHECK (kind IN ('source', 'destination')),
+	config		jsonb NOT NULL,
+	owner		name NOT NULL DEFAULT current_user,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.connector IS 'pgconduit sources and destinations';
+
+CREATE TABLE pgconduit.pipeline (
+	name		text PRIMARY KEY
+				CHECK (length(name) BETWEEN 1 AND 63),
+	source		text NOT NULL REFERENCES pgconduit.connector (name),
+	destination	text NOT NULL REFERENCES pgconduit.connector (name),
+	enabled		boolean NOT NULL DEFAULT true,
+	owner		name NOT NULL DEFAULT current_user,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.pipeline IS 'pgconduit pipelines: one source, one destination, one worker';
+
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.connector', '');
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.pipeline', '');
+
+REVOKE ALL ON pgconduit.connector, pgconduit.pipeline FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgconduit.connector, pgconduit.pipeline
+	TO pgconduit_admin;
+
+------------------------------------------------------------------------
+-- Internal helpers (C)
+------------------------------------------------------------------------
+
+-- Validate a connector config and return it normalized (derived names
+-- filled in); raises an ERROR naming the offending key otherwise.
+CREATE FUNCTION pgconduit._validate_config(kind text, name text, config jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgconduit_validate_config'
+LANGUAGE C STRICT STABLE;
+
+-- A connection string with any password replaced by asterisks.
+CREATE FUNCTION pgconduit.mask_url(url text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pgconduit_mask_url'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- Raise an ERROR unless the current user may manage pgconduit objects.
+CREATE FUNCTION pgconduit._check_admin()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_check_admin'
+LANGUAGE C STRICT STABLE;
+
+-- Raise an ERROR unless pgconduit is in shared_preload_libraries.
+CREATE FUNCTION pgconduit._check_preloaded()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_check_preloaded'
+LANGUAGE C STRICT STABLE;
+
+------------------------------------------------------------------------
+-- Connectors
+------------------------------------------------------------------------
+
+CREATE FUNCTION pgconduit._create_connector(p_kind text, p_name text, p_config jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_config jsonb;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	v_config := pgconduit._validate_config(p_kind, p_name, p_config);
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgconduit.connector'));
+	IF EXISTS (SELECT 1 FROM pgconduit.connector WHERE name = p_name) THEN
+		RAISE EXCEPTION 'connector "%" already exists', p_name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	IF p_kind = 'source' THEN
+		PERFORM pgconduit._check_slot_unique(p_name, v_config);
+	END IF;
+	INSERT INTO pgconduit.connector (name, kind, config)
+		VALUES (p_name, p_kind, v_config);
+END
+$$;
+
+-- Two sources must never share a replication slot.
+CREATE FUNCTION pgconduit._check_slot_unique(p_name text, p_config jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_other text;
+BEGIN
+	SELECT c.name INTO v_other
+	  FROM pgconduit.connector c
+	 WHERE c.kind = 'source' AND c.name <> p_name
+	   AND c.config->>'slot_name' = p_config->>'slot_name';
+	IF FOUND THEN
+		RAISE EXCEPTION 'replication slot name "%" is already used by source "%"',
+			p_config->>'slot_name', v_other
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Set "slot_name" to a name that no other source uses.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION pgconduit.create_source(name text, config jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._create_connector('source', name, config);
+END;
+COMMENT ON FUNCTION pgconduit.create_source(text, jsonb) IS 'create a source connector';
+
+CREATE FUNCTION pgconduit.create_destination(name text, config jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._create_connector('destination', name, config);
+END;
+COMMENT ON FUNCTION pgconduit.create_destination(text, jsonb) IS 'create a destination connector';
+
+CREATE FUNCTION pgconduit.alter_connector(name text, config jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_kind text;
+	v_config jsonb;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	SELECT c.kind INTO v_kind FROM pgconduit.connector c
+	 WHERE c.name = alter_connector.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connector "%" does not exist', alter_connector.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	v_config := pgconduit._validate_config(v_kind, alter_connector.name, alter_connector.config);
+	IF v_kind = 'source' THEN
+		PERFORM pgconduit._check_slot_unique(alter_connector.name, v_config);
+	END IF;
+	UPDATE pgconduit.connector c
+	   SET config = v_config, updated_at = now()
+	 WHERE c.name = alter_connector.name;
+END
+$$;
+COMMENT ON FUNCTION pgconduit.alter_connector(text, jsonb) IS 'replace the configuration of a connector';
+
+CREATE FUNCTION pgconduit.drop_connector(name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pipeline text;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	PERFORM 1 FROM pgconduit.connector c WHERE c.name = drop_connector.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'connector "%" does not exist', drop_connector.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT p.name INTO v_pipeline FROM pgconduit.pipeline p
+	 WHERE p.source = drop_connector.name OR p.destination = drop_connector.name
+	 ORDER BY p.name LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop connector "%" because pipeline "%" uses it',
+			drop_connector.name, v_pipeline
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the pipeline first with pgconduit.drop_pipeline().';
+	END IF;
+	DELETE FROM pgconduit.connector c WHERE c.name = drop_connector.name;
+END
+$$;
+COMMENT ON FUNCTION pgconduit.drop_connector(text) IS 'drop a connector that no pipeline uses';
+
+------------------------------------------------------------------------
+-- Pipelines
+------------------------------------------------------------------------
+
+CREATE FUNCTION pgconduit.create_pipeline(name text, source text, destination text,
+										  enabled boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_kind text;
+BEGIN
+	PERFORM pgconduit._check_admin();
+	IF enabled THEN
+		PERFORM pgconduit._check_preloaded();
+	END IF;
+	IF create_pipeline.name IS NULL OR length(create_pipeline.name) = 0 THEN
+		RAISE EXCEPTION 'pipeline name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF length(create_pipeline.name) > 63 THEN
+		RAISE EXCEPTION 'pipeline name "%" is too long', create_pipeline.name
+			USING ERRCODE = 'name_too_long',
+				  DETAIL = 'Pipeline names are at most 63 bytes long.';
+	END IF;
+	SELECT c.kind INTO v_kind FROM pgconduit.connector c
+	 WHERE c.name = create_pipeline.source FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source connector "%" does not exist', create_pipeline.source
+			USING ERRCODE = 'undefined_object';
+	ELSIF v_kind <> 'source' THEN
+		RAISE EXCEPTION 'connector "%" is not a source', create_pipeline.source
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Connector "%s" is a %s.', create_pipeline.source, v_kind);
+	END IF;
+	SELECT c.kind INTO v_kind FROM pgconduit.connector c
+	 WHERE c.name = create_pipeline.destination FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'destination connector "%" does not exist', create_pipeline.destination
+			USING ERRCODE = 'undefined_object';
+	ELSIF v_kind <> 'destination' THEN
+		RAISE EXCEPTION 'connector "%" is not a destination', create_pipeline.destination
+			USING ERRCODE = 'wrong_object_type',
+				  DETAIL = format('Connector "%s" is a %s.', create_pipeline.destination, v_kind);
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgconduit.pipeline'));
+	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.name = create_pipeline.name) THEN
+		RAISE EXCEPTION 'pipeline "%" already exists', create_pipeline.name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.source = create_pipeline.source) THEN
+		RAISE EXCEPTION 'source "%" is already used by another pipeline', create_pipeline.source
+			USING ERRCODE = 'object_in_use',
+				  DETAIL = 'Each source owns a replication slot, which only one pipeline can read.';
+	END IF;
+	INSERT INTO pgconduit.pipeline (name, source, destination, enabled)
+		VALUES (create_pipeline.name, create_pipeline.source,
+				create_pipeline.destination, create_pipeline.enabled);
+END
+$$;
+COMMENT ON FUNCTION pgconduit.create_pipeline(text, text, text, boolean) IS 'create a pipeline from a source to a destination';
+
+-- Set a pipeline's enabled flag; shared by start_pipeline and stop_pipeline.
+CREATE FUNCTION pgconduit._set_pipeline_enabled(p_name text, p_enabled boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgconduit._check_admin();
+	IF p_enabled THEN
+		PERFORM pgconduit._check_preloaded();
+	END IF;
+	UPDATE pgconduit.pipeline p SET enabled = p_enabled WHERE p.name = p_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', p_name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION pgconduit.start_pipeline(name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._set_pipeline_enabled(name, true);
+END;
+COMMENT ON FUNCTION pgconduit.start_pipeline(text) IS 'enable a pipeline and start its worker';
+
+CREATE FUNCTION pgconduit.stop_pipeline(name text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._set_pipeline_enabled(name, false);
+END;
+COMMENT ON FUNCTION pgconduit.stop_pipeline(text) IS 'disable a pipeline and stop its worker';
+
+CREATE FUNCTION pgconduit.drop_pipeline(name text, drop_slot boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgconduit._check_admin();
+	IF NOT EXISTS (SELECT 1 FROM pgconduit.pipeline p
+					WHERE p.name = drop_pipeline.name FOR UPDATE) THEN
+		RAISE EXCEPTION 'pipeline "%" does not exist', drop_pipeline.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- the worker must let go of the slot before it can be dropped
+	PERFORM pgconduit._stop_worker(drop_pipeline.name);
+	IF drop_slot THEN
+		PERFORM pgconduit._drop_source_objects(drop_pipeline.name);
+	END IF;
+	DELETE FROM pgconduit.pipeline p WHERE p.name = drop_pipeline.name;
+END
+$$;
+COMMENT ON FUNCTION pgconduit.drop_pipeline(text, boolean) IS 'stop and drop a pipeline, and by default its replication slot';
+
+------------------------------------------------------------------------
+-- Views
+------------------------------------------------------------------------
+
+-- Connectors with every connection string's password masked.
+CREATE VIEW pgconduit.connectors AS
+SELECT c.name, c.kind, c.owner,
+	   (SELECT pg_catalog.jsonb_object_agg(e.key,
+				CASE WHEN e.key IN ('url', 'replication_url') AND jsonb_typeof(e.value) = 'string'
+					 THEN pg_catalog.to_jsonb(pgconduit.mask_url(e.value #>> '{}'))
+					 ELSE e.value END)
+		  FROM pg_catalog.jsonb_each(c.config) e) AS config,
+	   c.created_at, c.updated_at
+  FROM pgconduit.connector c;
+
+CREATE VIEW pgconduit.pipelines AS
+SELECT p.name, p.source, p.destination, p.enabled, p.owner, p.created_at
+  FROM pgconduit.pipeline p;
+
+GRANT SELECT ON pgconduit.connectors, pgconduit.pipelines TO PUBLIC;
+
+-- ==== destination (issue 4): pgconduit.write and its helpers go below ====
+
+-- Apply OpenCDC records (one object or an array) to tables of this
+-- database, in order, in the caller's transaction; returns how many.
+CREATE FUNCTION pgconduit.write(records jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgconduit_write'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION pgconduit.write(jsonb) IS 'apply OpenCDC records: upsert, insert, delete, truncate';
+
+-- The same, with every record's metadata.table replaced by table_override
+-- when that is not null (a destination connector's "table").
+CREATE FUNCTION pgconduit._write(records jsonb, table_override text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pgconduit_write_override'
+LANGUAGE C VOLATILE;
+
+-- Internal to write(): the rows one of its statements applies, and the
+-- counter of the rows that statement has read.  They do nothing useful
+-- outside write().
+CREATE FUNCTION pgconduit._write_rows(token bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgconduit_write_rows'
+LANGUAGE C STRICT VOLATILE ROWS 1000;
+
+CREATE FUNCTION pgconduit._write_at()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgconduit_write_at'
+LANGUAGE C STRICT VOLATILE COST 1;
+
+-- Internal to pipelines: the jsonb whose bytes the worker sends, checked
+-- so that no bytes can make the server read outside them.
+CREATE FUNCTION pgconduit._jsonb_from_bytes(bytea)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgconduit_jsonb_from_bytes'
+LANGUAGE C STRICT IMMUTABLE;
+
+-- Its inverse, for tests and tools.
+CREATE FUNCTION pgconduit._jsonb_to_bytes(jsonb)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pgconduit_jsonb_to_bytes'
+LANGUAGE C STRICT IMMUTABLE;
+
+-- JSON text to jsonb as the worker parses records: the same as text::jsonb.
+CREATE FUNCTION pgconduit._jsonb_parse(text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pgconduit_jsonb_parse'
+LANGUAGE C STRICT IMMUTABLE;
+
+-- Internal to pipelines: the COPY statement that may take a snapshot's
+-- rows into a table, or NULL when only write() would apply them exactly.
+CREATE FUNCTION pgconduit._copy_target(p_table text, p_columns text[],
+									   p_types text[], p_key text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'pgconduit_copy_target'
+LANGUAGE C STRICT VOLATILE;
+
+
+-- ==== pipelines (issue 5): status, wait_for_pipeline, dead_letter go below ====
+
+------------------------------------------------------------------------
+-- Pipelines at run time
+------------------------------------------------------------------------
+
+-- Any change to a pipeline makes the launcher reconcile the workers of
+-- this database when the transaction ends.
+CREATE FUNCTION pgconduit._pipeline_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pgconduit_pipeline_trigger'
+LANGUAGE C;
+
+CREATE TRIGGER pipeline_changed
+	AFTER INSERT OR UPDATE OR DELETE ON pgconduit.pipeline
+	FOR EACH ROW EXECUTE FUNCTION pgconduit._pipeline_trigger();
+
+CREATE FUNCTION pgconduit._stop_worker(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_stop_worker'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION pgconduit._drop_source_objects(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_drop_source_objects'
+LANGUAGE C STRICT;
+
+REVOKE ALL ON FUNCTION pgconduit._pipeline_trigger(), pgconduit._stop_worker(text),
+	pgconduit._drop_source_objects(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._stop_worker(text),
+	pgconduit._drop_source_objects(text) TO pgconduit_admin;
+
+-- Destination side: where each pipeline writing into this database stands.
+-- Updated in the same transaction as the records it covers.
+CREATE TABLE pgconduit.progress (
+	pipeline_id	text PRIMARY KEY,
+	pipeline	text NOT NULL,
+	phase		text NOT NULL CHECK (phase IN ('snapshot', 'cdc', 'done')),
+	position	text NOT NULL,
+	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.progress IS 'last position applied here by each pgconduit pipeline';
+
+-- Destination side: records rejected by a pipeline with on_error = dead_letter.
+CREATE TABLE pgconduit.dead_letter (
+	id			bigserial PRIMARY KEY,
+	pipeline	text NOT NULL,
+	position	text,
+	record		jsonb NOT NULL,
+	sqlstate	text,
+	message		text,
+	detail		text,
+	hint		text,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgconduit.dead_letter IS 'records a pgconduit pipeline could not apply, with the error';
+
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.progress', '');
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.dead_letter', '');
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.dead_letter_id_seq', '');
+REVOKE ALL ON pgconduit.progress, pgconduit.dead_letter FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgconduit.progress, pgconduit.dead_letter
+	TO pgconduit_admin;
+GRANT USAGE ON SEQUENCE pgconduit.dead_letter_id_seq TO pgconduit_admin;
+
+-- Record a pipeline's phase and position (destination side).
+CREATE FUNCTION pgconduit._set_progress(p_id text, p_pipeline text,
+										p_phase text, p_position text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO pgconduit.progress AS g (pipeline_id, pipeline, phase, position, updated_at)
+	VALUES (p_id, p_pipeline, p_phase, p_position, now())
+	ON CONFLICT (pipeline_id) DO UPDATE
+		SET phase = excluded.phase, position = excluded.position,
+			updated_at = excluded.updated_at;
+END;
+
+-- Apply a batch of records for a pipeline (destination side), with its
+-- progress, in the caller's transaction.  When the batch fails, records
+-- are applied one by one to find the one the destination rejects: with
+-- on_error = dead_letter it goes to pgconduit.dead_letter and the rest are
+-- applied; with halt the records before it are applied and it is
+-- reported, and nothing after it.  It runs with the caller's search_path,
+-- which resolves the records' unqualified table names as write() does.
+CREATE FUNCTION pgconduit._apply_batch(p_id text, p_pipeline text, p_records jsonb,
+									   p_table text, p_on_error text,
+									   p_phase text, p_position text,
+									   OUT applied bigint, OUT dead_letters bigint,
+									   OUT failed_position text, OUT failed_table text,
+									   OUT err_sqlstate text, OUT err_message text,
+									   OUT err_detail text, OUT err_hint text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	r		jsonb;
+	v_last	text;
+BEGIN
+	applied := 0;
+	dead_letters := 0;
+	BEGIN
+		applied := pgconduit._write(p_records, p_table);
+		v_last := p_position;
+	EXCEPTION WHEN OTHERS THEN
+		applied := 0;
+		FOR r IN SELECT e.value FROM pg_catalog.jsonb_array_elements(p_records) e LOOP
+			BEGIN
+				applied := applied + pgconduit._write(r, p_table);
+				v_last := r->>'position';
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE,
+					err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
+					err_hint = PG_EXCEPTION_HINT;
+				IF p_on_error = 'dead_letter' THEN
+					INSERT INTO pgconduit.dead_letter
+						(pipeline, position, record, sqlstate, message, detail, hint)
+					VALUES (p_pipeline, r->>'position', r, err_sqlstate, err_message,
+							nullif(err_detail, ''), nullif(err_hint, ''));
+					dead_letters := dead_letters + 1;
+					v_last := r->>'position';
+				ELSE
+					failed_position := r->>'position';
+					failed_table := coalesce(p_table, r->'metadata'->>'table',
+											 r->'metadata'->>'opencdc.collection');
+					EXIT;
+				END IF;
+			END;
+		END LOOP;
+		IF failed_position IS NULL THEN
+			err_sqlstate := NULL;
+			err_message := NULL;
+			err_detail := NULL;
+			err_hint := NULL;
+		END IF;
+	END;
+	IF v_last IS NOT NULL THEN
+		PERFORM pgconduit._set_progress(p_id, p_pipeline, p_phase, v_last);
+	END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION pgconduit._set_progress(text, text, text, text),
+	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
+	pgconduit._copy_target(text, text[], text[], text[]),
+	pgconduit._jsonb_from_bytes(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._set_progress(text, text, text, text),
+	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
+	pgconduit._copy_target(text, text[], text[], text[]),
+	pgconduit._jsonb_from_bytes(bytea) TO pgconduit_admin;
+
+-- The shared-memory status of this database's running pipelines.
+CREATE FUNCTION pgconduit._status(
+	OUT name text, OUT state text, OUT phase text,
+	OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint,
+	OUT received_position text, OUT applied_position text,
+	OUT received_lsn pg_lsn, OUT applied_lsn pg_lsn, OUT source_lsn pg_lsn,
+	OUT applied_commit_time timestamptz,
+	OUT records_read bigint, OUT records_written bigint,
+	OUT errors bigint, OUT dead_letters bigint,
+	OUT last_error text, OUT last_error_time timestamptz,
+	OUT error_position text, OUT error_table text,
+	OUT pid integer, OUT slot_name text, OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgconduit_status'
+LANGUAGE C;
+
+-- One row per pipeline: what its worker is doing, or why it is not running.
+CREATE VIEW pgconduit.status AS
+SELECT p.name AS pipeline,
+	   CASE WHEN s.name IS NOT NULL THEN s.state
+			WHEN NOT p.enabled THEN 'stopped'
+			ELSE 'waiting' END AS state,
+	   s.phase,
+	   coalesce(s.snapshot_rows_done, 0) AS snapshot_rows_done,
+	   coalesce(s.snapshot_rows_total, 0) AS snapshot_rows_total,
+	   s.received_position, s.applied_position,
+	   s.received_lsn, s.applied_lsn,
+	   CASE WHEN s.source_lsn > s.applied_lsn
+			THEN pg_catalog.pg_wal_lsn_diff(s.source_lsn, s.applied_lsn)
+			ELSE 0 END AS lag_bytes,
+	   CASE WHEN s.source_lsn > s.applied_lsn AND s.applied_commit_time IS NOT NULL
+			THEN extract(epoch FROM pg_catalog.now() - s.applied_commit_time)
+			ELSE 0 END AS lag_seconds,
+	   coalesce(s.records_read, 0) AS records_read,
+	   coalesce(s.records_written, 0) AS records_written,
+	   coalesce(s.errors, 0) AS errors,
+	   coalesce(s.dead_letters, 0) AS dead_letters,
+	   CASE WHEN s.name IS NULL AND p.enabled
+			THEN 'no free pipeline slot or not started yet: see pgconduit.max_pipelines'
+			ELSE s.last_error END AS last_error,
+	   s.last_error_time, s.error_position, s.error_table,
+	   s.pid, coalesce(s.slot_name, src.config->>'slot_name') AS slot_name,
+	   s.started_at
+  FROM pgconduit.pipeline p
+  JOIN pgconduit.connector src ON src.name = p.source
+  LEFT JOIN pgconduit._status() s ON s.name = p.name;
+
+REVOKE ALL ON FUNCTION pgconduit._status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._status() TO pgconduit_admin;
+REVOKE ALL ON pgconduit.status FROM PUBLIC;
+GRANT SELECT ON pgconduit.status TO pgconduit_admin;
+
+CREATE FUNCTION pgconduit.wait_for_pipeline(name text, timeout interval DEFAULT '1 min')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pgconduit_wait_for_pipeline'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION pgconduit.wait_for_pipeline(text, interval) IS 'wait until a pipeline has applied its snapshot and every source change committed before the call';
