@@ -1,4 +1,4 @@
-/* pgconduit--0.1.sql: catalog, SQL API and privileges of pgconduit 0.1 */
+/* pgconduit--0.2.sql: catalog, SQL API and privileges of pgconduit 0.2 */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION pgconduit" to load this file. \quit
