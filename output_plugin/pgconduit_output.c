@@ -904,10 +904,13 @@ pco_message_wanted(PcoState *state, const char *prefix)
 /*
  * Write a pg_logical_emit_message() message.  A transactional one is a
  * record of its transaction; a non-transactional one is sent when decoded,
- * positioned at its own LSN (which no commit record shares, and which sorts
- * after every transaction sent before it and before every one after).  The
- * content is a string when it is valid in the database encoding, else its
- * bytea text form (\x…).
+ * positioned at the start of its own WAL record with index 0.  No commit
+ * record starts there, every transaction sent before it committed before
+ * that point and every one sent after it commits after the message's
+ * record, so positions stay unique and increasing.  (message_lsn is the end
+ * of the record, which is where the next record, maybe a commit, starts.)
+ * The content is a string when it is valid in the database encoding, else
+ * its bytea text form (\x…).
  */
 static void
 pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
@@ -932,8 +935,16 @@ pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	else
 	{
 		char		lsn[16];
+		XLogRecPtr	start = ctx->reader->ReadRecPtr;
 
-		pco_hex16(lsn, message_lsn);
+		/*
+		 * The callback runs while the message's record is decoded, so the
+		 * reader is at its start; anything else would be a bug.
+		 */
+		if (ctx->reader->EndRecPtr != message_lsn || start >= message_lsn)
+			elog(ERROR, "non-transactional message at %X/%X decoded outside its record",
+				 LSN_FORMAT_ARGS(message_lsn));
+		pco_hex16(lsn, start);
 		pco_put_position(out, lsn, 0);
 	}
 	PCO_PUT_LIT(out, ",\"operation\":\"message\",\"metadata\":{\"postgres.prefix\":");

@@ -92,5 +92,26 @@ SELECT bool_and(p > prev) AS ordered, count(*) AS records,
                                            'include_transaction', 'on', 'exclude_tables', 'msg_flush')
                WITH ORDINALITY AS c(lsn, xid, data, n)) s;
 
+-- a non-transactional message just before its transaction's commit: its
+-- WAL record ends where the commit record starts, yet its position is its
+-- own, before the transaction's begin
+BEGIN;
+INSERT INTO msg_t VALUES (6);
+SELECT 'm' FROM pg_logical_emit_message(false, 'p', 'x');
+COMMIT;
+BEGIN;
+SELECT 'm' FROM pg_logical_emit_message(false, 'p', 'y');
+COMMIT;
+INSERT INTO msg_t VALUES (7);
+SELECT 'm' FROM pg_logical_emit_message(false, 'p', 'z');
+INSERT INTO msg_flush VALUES (1);
+SELECT bool_and(p > prev) AS ordered, count(DISTINCT p) = count(*) AS unique,
+       string_agg(coalesce(data::jsonb #>> '{payload,after,content}', data::jsonb ->> 'operation'), ', ' ORDER BY n) AS sequence
+  FROM (SELECT data, n, data::jsonb ->> 'position' AS p,
+               lag(data::jsonb ->> 'position', 1, '') OVER (ORDER BY n) AS prev
+          FROM pg_logical_slot_get_changes('dec_messages', NULL, NULL, 'messages', 'on',
+                                           'include_transaction', 'on', 'exclude_tables', 'msg_flush')
+               WITH ORDINALITY AS c(lsn, xid, data, n)) s;
+
 SELECT pg_drop_replication_slot('dec_messages');
 DROP TABLE msg_t, msg_flush;
