@@ -105,6 +105,7 @@ typedef struct PcoOptions
 {
 	List	   *table_patterns; /* PcoTablePattern *, NIL = all tables */
 	List	   *exclude_patterns;	/* PcoTablePattern *, NIL = none */
+	List	   *table_oids;		/* Oid: "table_oids", NIL = any table */
 	List	   *publication_names;	/* char *, NIL = no publication filter */
 	int			actions;		/* PCO_ACT_* bits */
 	bool		include_transaction;

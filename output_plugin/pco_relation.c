@@ -8,7 +8,7 @@
  * columns with their encoders, its key columns (the replica identity index
  * when the table's replica identity is USING INDEX, else the primary key,
  * else none), and which actions are selected for it by the "tables",
- * "exclude_tables", "publication_names" and "actions" options.  Entries are invalidated by
+ * "exclude_tables", "table_oids", "publication_names" and "actions" options.  Entries are invalidated by
  * relcache callbacks, and all of them by changes of publications or
  * schemas, the way pgoutput's RelationSyncCache works; they are rebuilt on
  * next use under the historic snapshot of the change being decoded, so a
@@ -305,6 +305,9 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	/* which actions the options select */
 	rel->actions = pco_options->actions;
 	if (!pco_table_selected(schema, name))
+		rel->actions = 0;
+	if (pco_options->table_oids != NIL &&
+		!list_member_oid(pco_options->table_oids, RelationGetRelid(relation)))
 		rel->actions = 0;
 	if (rel->actions != 0 && pco_options->publication_names != NIL)
 		rel->actions &= pco_publication_actions(relation);

@@ -213,6 +213,36 @@ pco_prefix_list(DefElem *elem)
 	return prefixes;
 }
 
+/*
+ * Parse the "table_oids" option: comma-separated table OIDs.  A consumer
+ * that follows tables by OID keeps them through renames.
+ */
+static List *
+pco_oid_list(DefElem *elem)
+{
+	List	   *oids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, pco_name_list(elem))
+	{
+		char	   *s = lfirst(lc);
+		char	   *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
+			v == InvalidOid || v > PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"",
+							elem->defname, strVal(elem->arg)),
+					 errdetail("The value must be a comma-separated list of table OIDs.")));
+		oids = lappend_oid(oids, (Oid) v);
+	}
+	return oids;
+}
+
 /* Parse the "actions" option: a list of create, update, delete, truncate */
 static int
 pco_actions_option(DefElem *elem)
@@ -275,6 +305,8 @@ pco_parse_options(List *options, PcoOptions *opts)
 		else if (strcmp(elem->defname, "exclude_tables") == 0)
 			opts->exclude_patterns =
 				pco_parse_table_patterns(pco_string_option(elem), elem->defname);
+		else if (strcmp(elem->defname, "table_oids") == 0)
+			opts->table_oids = pco_oid_list(elem);
 		else if (strcmp(elem->defname, "publication_names") == 0)
 			opts->publication_names = pco_name_list(elem);
 		else if (strcmp(elem->defname, "actions") == 0)
@@ -345,7 +377,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" is not recognized by pgconduit_output",
 							elem->defname),
-					 errhint("Valid options are: tables, exclude_tables, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin, records_per_message.")));
+					 errhint("Valid options are: tables, exclude_tables, table_oids, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin, records_per_message.")));
 	}
 }
 
