@@ -440,7 +440,11 @@ CREATE TABLE pgconduit.progress (
 	pipeline	text NOT NULL,
 	phase		text NOT NULL CHECK (phase IN ('snapshot', 'cdc', 'done')),
 	position	text NOT NULL,
-	updated_at	timestamptz NOT NULL DEFAULT now()
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	-- the source table the pipeline follows (by OID, on the source) and its
+	-- name when the pipeline started, the table its records go to
+	source_relid oid,
+	source_table text
 );
 COMMENT ON TABLE pgconduit.progress IS 'last position applied here by each pgconduit pipeline';
 

@@ -124,7 +124,8 @@ SELECT * FROM pc_ident ORDER BY id;
 SELECT pgconduit.drop_pipeline('pc7');
 
 -- a table with inheritance children, and a partitioned table: the
--- snapshot has the rows of the children and partitions too
+-- snapshot has the table's own rows, not its children's (other tables, as
+-- for CDC), and the rows of the partitions
 CREATE TABLE pc_parent (id int PRIMARY KEY, v text);
 CREATE TABLE pc_child (extra int) INHERITS (pc_parent);
 INSERT INTO pc_parent VALUES (1, 'parent');

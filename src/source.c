@@ -41,29 +41,14 @@
 /* How long the worker lets records gather while the destination is busy */
 #define PGC_GATHER_MS	1
 
+static char *pgc_array_literal(List *names);
+static char *pgc_name_list(List *names);
+
 /* Quote a string as an SQL literal for a replication command */
 static char *
 pgc_literal(const char *s)
 {
 	return quote_literal_cstr(s);
-}
-
-/* An identifier in double quotes, quotes inside doubled, even if plain */
-static char *
-pgc_quote_always(const char *ident)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '"');
-	for (const char *p = ident; *p; p++)
-	{
-		if (*p == '"')
-			appendStringInfoChar(&buf, '"');
-		appendStringInfoChar(&buf, *p);
-	}
-	appendStringInfoChar(&buf, '"');
-	return buf.data;
 }
 
 /* Column names as a comma-separated list of quoted identifiers */
@@ -104,8 +89,173 @@ pgc_name_in(List *list, const char *name)
 }
 
 /*
+ * The source table the pipeline follows, by OID once the destination has
+ * recorded it, else by the configured name, with that name's table now:
+ * columns oid, schema, name, relkind, and the OID the configured name
+ * resolves to (NULL if none).  No row if the table is gone.
+ */
+static PGresult *
+pgc_source_find(PgcWorker *w)
+{
+	const char *params[2];
+
+	params[0] = w->src->table;
+	params[1] = w->started_relid;
+	return pgc_pq_exec(w->source, "source",
+					   "SELECT c.oid, n.nspname, c.relname, c.relkind,"
+					   "       pg_catalog.to_regclass($1)::oid"
+					   "  FROM pg_catalog.pg_class c"
+					   "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+					   " WHERE c.oid = coalesce($2::oid, pg_catalog.to_regclass($1))"
+					   "   AND c.relkind IN ('r', 'p')", 2, params);
+}
+
+/*
+ * Raise an ERROR if the table the pipeline follows is gone, or if the
+ * configured name now names another table (the table was replaced, or the
+ * source's "table" altered): the pipeline cannot go on with either.  A
+ * rename alone is followed.  res is a result of pgc_source_find() and is
+ * freed on error.
+ */
+static void
+pgc_source_verify(PgcWorker *w, PGresult *res)
+{
+	if (w->started_relid == NULL)
+		return;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source table %s of pipeline \"%s\" was dropped",
+						w->started_table, w->name),
+				 errdetail("The pipeline follows the table it started with (OID %s), which no longer exists; a table created under its name since is another table.",
+						   w->started_relid),
+				 errhint("Drop and re-create the pipeline to start over with a new snapshot.")));
+	}
+	if (!PQgetisnull(res, 0, 4) && strcmp(PQgetvalue(res, 0, 4), w->started_relid) != 0)
+	{
+		char	   *now = pstrdup(quote_qualified_identifier(PQgetvalue(res, 0, 1),
+															 PQgetvalue(res, 0, 2)));
+
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source table \"%s\" of pipeline \"%s\" is no longer the table the pipeline started with",
+						w->src->table, w->name),
+				 errdetail("The pipeline follows the table with OID %s, now named %s; the name \"%s\" now names another table.",
+						   w->started_relid, now, w->src->table),
+				 errhint("Drop and re-create the pipeline to start over with the new table.")));
+	}
+}
+
+/*
+ * During CDC, make sure now and then that the table the pipeline follows
+ * is still there and still the one its name names: a dropped or replaced
+ * table sends no more changes, so only the catalog tells.
+ */
+void
+pgc_source_check_table(PgcWorker *w)
+{
+	PGresult   *res = pgc_source_find(w);
+
+	pgc_source_verify(w, res);
+	PQclear(res);
+	w->table_checked = GetCurrentTimestamp();
+}
+
+/*
+ * Check that WAL carries what the pipeline needs of the table, and that
+ * publishing it cannot break the application's writes: a table published
+ * for updates and deletes must have a replica identity, or its UPDATE and
+ * DELETE fail; and the identity must hold the key's columns, or an update
+ * that changes the key would not carry the old key.  Checked for the
+ * table, or for a partitioned one, for each of its partitions.
+ */
+static void
+pgc_source_check_identity(PgcWorker *w)
+{
+	const char *params[2];
+	PGresult   *res;
+
+	params[0] = w->relid;
+	params[1] = pgc_array_literal(w->key);
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),"
+					  "       c.relreplident = 'f' OR (c.relreplident <> 'n' AND EXISTS ("
+					  "         SELECT 1 FROM pg_catalog.pg_index i"
+					  "          WHERE i.indrelid = c.oid"
+					  "            AND CASE c.relreplident WHEN 'i' THEN i.indisreplident"
+					  "                                   ELSE i.indisprimary END)),"
+					  "       c.relreplident = 'f' OR $2::text[] OPERATOR(pg_catalog.<@) ARRAY("
+					  "         SELECT a.attname::text FROM pg_catalog.pg_index i,"
+					  "                unnest(i.indkey) WITH ORDINALITY k(attnum, ord),"
+					  "                pg_catalog.pg_attribute a"
+					  "          WHERE i.indrelid = c.oid AND k.ord <= i.indnkeyatts"
+					  "            AND a.attrelid = c.oid AND a.attnum = k.attnum"
+					  "            AND CASE c.relreplident WHEN 'i' THEN i.indisreplident"
+					  "                                   WHEN 'd' THEN i.indisprimary"
+					  "                                   ELSE false END),"
+					  "       (SELECT i.indexrelid::pg_catalog.regclass::text"
+					  "          FROM pg_catalog.pg_index i"
+					  "         WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate"
+					  "           AND i.indpred IS NULL AND i.indexprs IS NULL"
+					  "           AND i.indnkeyatts = pg_catalog.cardinality($2::text[])"
+					  "           AND NOT EXISTS ("
+					  "                 SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
+					  "                   JOIN pg_catalog.pg_attribute a"
+					  "                     ON a.attrelid = c.oid AND a.attnum = k.attnum"
+					  "                  WHERE k.ord <= i.indnkeyatts"
+					  "                    AND (NOT a.attnotnull OR a.attname::text <> ALL ($2::text[])))"
+					  "         ORDER BY i.indexrelid LIMIT 1)"
+					  "  FROM pg_catalog.pg_class c"
+					  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+					  " WHERE c.relkind = 'r'"
+					  "   AND (c.oid = $1::oid OR c.oid IN ("
+					  "         SELECT t.relid FROM pg_catalog.pg_partition_tree($1::oid) t))"
+					  " ORDER BY c.oid = $1::oid DESC, 1", 2, params);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		bool		has_identity;
+		bool		covers_key;
+		char	   *table;
+		char	   *hint;
+
+		if (PQgetisnull(res, i, 0) || PQgetisnull(res, i, 1) || PQgetisnull(res, i, 2))
+			continue;
+		has_identity = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+		covers_key = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+		if (has_identity && covers_key)
+			continue;
+		table = pstrdup(PQgetvalue(res, i, 0));
+		if (!PQgetisnull(res, i, 3))
+			hint = psprintf("Run ALTER TABLE %s REPLICA IDENTITY USING INDEX %s on the source, or give the table REPLICA IDENTITY FULL.",
+							table, PQgetvalue(res, i, 3));
+		else
+			hint = psprintf("Give %s a primary key on the key columns (%s), or a unique index on them with REPLICA IDENTITY USING INDEX, or REPLICA IDENTITY FULL.",
+							table, pgc_name_list(w->key));
+		PQclear(res);
+		if (!has_identity)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source table %s has no replica identity", table),
+					 errdetail("Publishing a table without one makes UPDATE and DELETE on it fail, and its changes would not carry the old key."),
+					 errhint("%s", hint)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the replica identity of source table %s does not include the key columns (%s)",
+						table, pgc_name_list(w->key)),
+				 errdetail("WAL carries the old values of the replica identity's columns only, so an update that changes the key would lose the old key."),
+				 errhint("%s", hint)));
+	}
+	PQclear(res);
+}
+
+/*
  * Find the table on the source and settle its payload and key columns;
- * check what CDC needs (wal_level, REPLICATION).
+ * check what CDC needs (wal_level, REPLICATION, a replica identity that
+ * holds the key).  A pipeline that has started follows its table by the
+ * OID recorded on the destination, also under another name.
  */
 void
 pgc_source_prepare(PgcWorker *w)
@@ -117,14 +267,9 @@ pgc_source_prepare(PgcWorker *w)
 	ListCell   *lc;
 	StringInfoData buf;
 
-	params[0] = src->table;
-	res = pgc_pq_exec(w->source, "source",
-					  "SELECT c.oid, n.nspname, c.relname"
-					  "  FROM pg_catalog.pg_class c"
-					  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-					  " WHERE c.oid = pg_catalog.to_regclass($1)"
-					  "   AND c.relkind IN ('r', 'p')", 1, params);
-	if (PQntuples(res) != 1)
+	res = pgc_source_find(w);
+	pgc_source_verify(w, res);
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 3))
 	{
 		PQclear(res);
 		ereport(ERROR,
@@ -133,15 +278,16 @@ pgc_source_prepare(PgcWorker *w)
 				 errhint("Create the table, then run pgconduit.start_pipeline('%s').", w->name)));
 	}
 	w->relid = pstrdup(PQgetvalue(res, 0, 0));
+	w->relkind = PQgetvalue(res, 0, 3)[0];
 	w->qualified = pstrdup(quote_qualified_identifier(PQgetvalue(res, 0, 1),
 													  PQgetvalue(res, 0, 2)));
-	w->pattern = psprintf("%s.%s", pgc_quote_always(PQgetvalue(res, 0, 1)),
-						  pgc_quote_always(PQgetvalue(res, 0, 2)));
+	w->target = w->started_table ? w->started_table : w->qualified;
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "\"table\":");
-	escape_json(&buf, w->qualified);
+	escape_json(&buf, w->target);
 	w->meta = buf.data;
 	PQclear(res);
+	w->table_checked = GetCurrentTimestamp();
 
 	/* columns: the live, stored ones, or those configured */
 	params[0] = w->relid;
@@ -150,7 +296,8 @@ pgc_source_prepare(PgcWorker *w)
 					  " WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped"
 					  "   AND attgenerated = '' ORDER BY attnum", 1, params);
 	for (int i = 0; i < PQntuples(res); i++)
-		all = lappend(all, pstrdup(PQgetvalue(res, i, 0)));
+		if (!PQgetisnull(res, i, 0))
+			all = lappend(all, pstrdup(PQgetvalue(res, i, 0)));
 	PQclear(res);
 	w->columns = src->columns ? src->columns : all;
 	foreach(lc, w->columns)
@@ -179,9 +326,11 @@ pgc_source_prepare(PgcWorker *w)
 						  "       unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
 						  "  JOIN pg_catalog.pg_attribute a ON a.attnum = k.attnum"
 						  " WHERE i.indrelid = $1::oid AND i.indisprimary"
+						  "   AND k.ord <= i.indnkeyatts"
 						  "   AND a.attrelid = i.indrelid ORDER BY k.ord", 1, params);
 		for (int i = 0; i < PQntuples(res); i++)
-			w->key = lappend(w->key, pstrdup(PQgetvalue(res, i, 0)));
+			if (!PQgetisnull(res, i, 0))
+				w->key = lappend(w->key, pstrdup(PQgetvalue(res, i, 0)));
 		PQclear(res);
 		if (w->key == NIL)
 			ereport(ERROR,
@@ -197,6 +346,11 @@ pgc_source_prepare(PgcWorker *w)
 					  "SELECT current_setting('wal_level'),"
 					  "       (SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles"
 					  "         WHERE rolname = current_user)", 0, NULL);
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		PQclear(res);
+		elog(ERROR, "could not read wal_level from the source");
+	}
 	if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0)
 	{
 		char	   *level = pstrdup(PQgetvalue(res, 0, 0));
@@ -206,7 +360,7 @@ pgc_source_prepare(PgcWorker *w)
 						 psprintf("The source's wal_level is \"%s\".", level),
 						 "Set wal_level = logical in the source's postgresql.conf and restart it, or set \"cdc\" to off.");
 	}
-	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+	if (PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 1), "t") != 0)
 	{
 		PQclear(res);
 		ereport(ERROR,
@@ -215,6 +369,9 @@ pgc_source_prepare(PgcWorker *w)
 				 errhint("Run ALTER ROLE ... REPLICATION on the source, or set \"cdc\" to off.")));
 	}
 	PQclear(res);
+
+	/* before the publication is touched: it must not break the table */
+	pgc_source_check_identity(w);
 }
 
 /*
@@ -231,36 +388,65 @@ pgc_source_ensure_slot(PgcWorker *w)
 	const char *params[3];
 	PGresult   *res;
 
-	/* publication */
+	/*
+	 * publication: without the table's inheritance children (ONLY), which
+	 * the pipeline does not read, so that it asks nothing of them
+	 */
 	params[0] = src->publication_name;
 	params[1] = w->relid;
+	params[2] = psprintf("created by pgconduit for pipeline %s", w->name);
 	res = pgc_pq_exec(w->source, "source",
 					  "SELECT p.puballtables OR EXISTS ("
 					  "         SELECT 1 FROM pg_catalog.pg_publication_tables t"
 					  "          WHERE t.pubname = p.pubname"
-					  "            AND pg_catalog.format('%I.%I', t.schemaname, t.tablename)::regclass = $2::oid)"
-					  "  FROM pg_catalog.pg_publication p WHERE p.pubname = $1", 2, params);
+					  "            AND pg_catalog.format('%I.%I', t.schemaname, t.tablename)::regclass = $2::oid),"
+					  "       p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate,"
+					  "       pg_catalog.obj_description(p.oid, 'pg_publication') IS NOT DISTINCT FROM $3"
+					  "  FROM pg_catalog.pg_publication p WHERE p.pubname = $1", 3, params);
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
 		pgc_pq_command(w->source, "source",
-					   psprintf("CREATE PUBLICATION %s FOR TABLE %s;"
+					   psprintf("CREATE PUBLICATION %s FOR TABLE %s%s;"
 								"COMMENT ON PUBLICATION %s IS %s",
-								quote_identifier(src->publication_name), w->qualified,
 								quote_identifier(src->publication_name),
-								quote_literal_cstr(psprintf("created by pgconduit for pipeline %s", w->name))));
+								w->relkind == 'r' ? "ONLY " : "", w->qualified,
+								quote_identifier(src->publication_name),
+								quote_literal_cstr(params[2])));
+	}
+	else if (PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) || PQgetisnull(res, 0, 2))
+	{
+		PQclear(res);
+		elog(ERROR, "could not read publication \"%s\" on the source",
+			 src->publication_name);
 	}
 	else
 	{
 		bool		has = (strcmp(PQgetvalue(res, 0, 0), "t") == 0);
+		bool		all_actions = (strcmp(PQgetvalue(res, 0, 1), "t") == 0);
+		bool		ours = (strcmp(PQgetvalue(res, 0, 2), "t") == 0);
 
 		PQclear(res);
-		if (!has)
+		if (!has && ours)
+		{
+			/* its table was dropped and made again before the first snapshot */
+			pgc_pq_command(w->source, "source",
+						   psprintf("ALTER PUBLICATION %s ADD TABLE %s%s",
+									quote_identifier(src->publication_name),
+									w->relkind == 'r' ? "ONLY " : "", w->qualified));
+		}
+		else if (!has)
 			pgc_source_error(psprintf("publication \"%s\" does not include table %s",
 									  src->publication_name, w->qualified),
 							 "The source's publication exists but does not publish the table.",
 							 psprintf("Run ALTER PUBLICATION %s ADD TABLE %s on the source, or name another publication in \"publication_name\".",
 									  quote_identifier(src->publication_name), w->qualified));
+		if (!all_actions)
+			pgc_source_error(psprintf("publication \"%s\" does not publish every kind of change",
+									  src->publication_name),
+							 "The pipeline needs inserts, updates, deletes and truncates; changes the publication leaves out would be lost.",
+							 psprintf("Run ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate') on the source, or name another publication in \"publication_name\".",
+									  quote_identifier(src->publication_name)));
 	}
 
 	/* slot */
@@ -271,9 +457,12 @@ pgc_source_ensure_slot(PgcWorker *w)
 					  1, params);
 	if (PQntuples(res) == 1)
 	{
-		bool		ok_plugin = strcmp(PQgetvalue(res, 0, 0), "pgconduit_output") == 0;
-		bool		ok_type = strcmp(PQgetvalue(res, 0, 1), "logical") == 0;
-		bool		ok_db = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		bool		ok_plugin = !PQgetisnull(res, 0, 0) &&
+			strcmp(PQgetvalue(res, 0, 0), "pgconduit_output") == 0;
+		bool		ok_type = !PQgetisnull(res, 0, 1) &&
+			strcmp(PQgetvalue(res, 0, 1), "logical") == 0;
+		bool		ok_db = !PQgetisnull(res, 0, 2) &&
+			strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 		char	   *plugin = pstrdup(PQgetvalue(res, 0, 0));
 
 		PQclear(res);
@@ -311,43 +500,102 @@ pgc_snapshot_position(char *out, uint64 n)
 }
 
 /*
- * Lock the table, read the cut LSN and export the snapshot; return a second
- * connection reading in that snapshot, once the lock is released.
+ * The table changed between finding it and locking it for the snapshot
+ * (dropped, renamed or replaced).  Nothing is applied yet, so the worker
+ * starts over and finds it again.
+ */
+static void
+pgc_snapshot_changed(PgcWorker *w, PGresult *res)
+{
+	if (res)
+		PQclear(res);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("source table %s changed while pipeline \"%s\" began its snapshot",
+					w->qualified, w->name),
+			 errdetail("The table was dropped, renamed or replaced after the pipeline found it and before it was locked."),
+			 errhint("The pipeline starts over by itself.")));
+}
+
+/*
+ * Lock the table by its OID, read the cut LSN and export the snapshot;
+ * return a second connection reading in that snapshot, which holds the
+ * table against DROP and ALTER until it is read, once the first lock is
+ * released.  LOCK takes a name: the name the OID has now is locked, then
+ * the name is checked to still be that OID.  The table's own rows only:
+ * inheritance children are other tables (ONLY), partitions are part of a
+ * partitioned table.
  */
 static PGconn *
 pgc_snapshot_begin(PgcWorker *w, XLogRecPtr *cut)
 {
 	PGconn	   *reader;
 	PGresult   *res;
-	const char *params[1];
+	const char *params[2];
+	char	   *locked;
+	const char *only = w->relkind == 'r' ? "ONLY " : "";
 	char	   *snapname;
 	uint32		hi,
 				lo;
 	int64		total;
 
+	params[0] = w->relid;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
+					  "  FROM pg_catalog.pg_class c"
+					  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+					  " WHERE c.oid = $1::oid", 1, params);
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		pgc_snapshot_changed(w, res);
+	locked = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+
 	/* lock, cut, export: writers wait only for these statements */
 	pgc_pq_command(w->source, "source", "BEGIN ISOLATION LEVEL REPEATABLE READ");
-	pgc_pq_command(w->source, "source",
-				   psprintf("LOCK TABLE %s IN SHARE MODE", w->qualified));
-	params[0] = w->relid;
+	pgc_pq_send(w->source, "source",
+				psprintf("LOCK TABLE %s%s IN SHARE MODE", only, locked), 0, NULL);
+	while ((res = pgc_pq_get_result(w->source, "source")) != NULL)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		{
+			PQclear(res);
+			continue;
+		}
+		/* renamed or dropped since its name was read */
+		if (state != NULL && strcmp(state, "42P01") == 0)
+			pgc_snapshot_changed(w, res);
+		pgc_pq_raise(w->source, res, "source");
+	}
+	params[1] = locked;
 	res = pgc_pq_exec(w->source, "source",
 					  "SELECT pg_catalog.pg_current_wal_insert_lsn()::text,"
 					  "       pg_catalog.pg_export_snapshot(),"
-					  "       greatest(c.reltuples, 0)::bigint"
-					  "  FROM pg_catalog.pg_class c WHERE c.oid = $1::oid", 1, params);
+					  "       greatest(c.reltuples, 0)::bigint,"
+					  "       pg_catalog.to_regclass($2)::oid = c.oid"
+					  "  FROM pg_catalog.pg_class c WHERE c.oid = $1::oid", 2, params);
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
+		PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 3) ||
+		strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		pgc_snapshot_changed(w, res);
 	if (sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) != 2)
 		elog(ERROR, "could not parse LSN \"%s\"", PQgetvalue(res, 0, 0));
 	*cut = ((uint64) hi << 32) | lo;
 	snapname = pstrdup(PQgetvalue(res, 0, 1));
 	total = strtoi64(PQgetvalue(res, 0, 2), NULL, 10);
 	PQclear(res);
+	w->qualified = locked;
 
+	/* the reader holds the table until it has read it */
 	reader = pgc_pq_connect(w->src->url, false, w->appname, "source",
 							w->need_password);
 	pgc_pq_command(reader, "source",
 				   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	pgc_pq_command(reader, "source",
 				   psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapname)));
+	pgc_pq_command(reader, "source",
+				   psprintf("LOCK TABLE %s%s IN ACCESS SHARE MODE", only, locked));
 	pgc_pq_command(w->source, "source", "COMMIT");
 
 	SpinLockAcquire(&w->slot->mutex);
@@ -431,15 +679,19 @@ pgc_snapshot_copy_target(PgcWorker *w, PGconn *reader, List *cols)
 					  "    ON a.attrelid = $1::oid AND a.attname = c.name"
 					  " ORDER BY c.ord", 2, params);
 	for (int i = 0; i < PQntuples(res); i++)
-		types = lappend(types, pstrdup(PQgetvalue(res, i, 0)));
+		if (!PQgetisnull(res, i, 0))
+			types = lappend(types, pstrdup(PQgetvalue(res, i, 0)));
 	PQclear(res);
+	/* a column dropped since: the records will say so */
+	if (list_length(types) != list_length(cols))
+		return NULL;
 
-	params[0] = w->dst->table ? w->dst->table : w->qualified;
+	params[0] = w->dst->table ? w->dst->table : w->target;
 	params[2] = pgc_array_literal(types);
 	params[3] = pgc_array_literal(w->key);
 	res = pgc_pq_exec(w->dest, "destination",
 					  "SELECT pgconduit._copy_target($1, $2, $3, $4)", 4, params);
-	if (!PQgetisnull(res, 0, 0))
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 		target = pstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return target;
@@ -472,7 +724,6 @@ pgc_snapshot_by_copy(PgcWorker *w, PGconn *reader, List *cols,
 	PGresult   *res;
 	StringInfoData sql;
 	ListCell   *lc;
-	const char *params[1];
 	bool		plain;
 	int64		n = 0;
 	int			unreported = 0;
@@ -489,16 +740,11 @@ pgc_snapshot_by_copy(PgcWorker *w, PGconn *reader, List *cols,
 				   "SET LOCAL datestyle = ISO; SET LOCAL intervalstyle = postgres");
 
 	/*
-	 * COPY of the table itself is faster than of a query, but leaves out
-	 * inheritance children, which the records include, and does not work
-	 * on a partitioned table.
+	 * COPY of the table itself reads its own rows only, as the pipeline
+	 * does, and is faster than of a query; a partitioned table needs the
+	 * query.
 	 */
-	params[0] = w->relid;
-	res = pgc_pq_exec(reader, "source",
-					  "SELECT relkind = 'r' AND NOT relhassubclass"
-					  "  FROM pg_catalog.pg_class WHERE oid = $1::oid", 1, params);
-	plain = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
+	plain = (w->relkind == 'r');
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, plain ? "COPY " : "COPY (SELECT ");
 	if (plain)
@@ -610,7 +856,8 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 	/* key and payload of each row as JSON, built by the source */
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT to_jsonb(k.*)::text, to_jsonb(r.*)::text FROM ");
-	appendStringInfo(&sql, "%s s, LATERAL (SELECT ", w->qualified);
+	appendStringInfo(&sql, "%s%s s, LATERAL (SELECT ",
+					 w->relkind == 'r' ? "ONLY " : "", w->qualified);
 	first = true;
 	foreach(lc, w->key)
 	{
@@ -628,7 +875,7 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 	pgc_pq_command(reader, "source", sql.data);
 
 	pgc_batch_reset(w);
-	w->batch_table = w->qualified;
+	w->batch_table = w->target;
 	initStringInfo(&rec);
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM pgconduit_snapshot", w->batch_limit);
 	for (;;)
@@ -939,9 +1186,9 @@ pgc_source_stream(PgcWorker *w)
 
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"tables\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"records_per_message\" '%d'",
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"table_oids\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"records_per_message\" '%d'",
 					 quote_identifier(w->src->slot_name),
-					 pgc_literal(w->pattern),
+					 pgc_literal(w->relid),
 					 pgc_literal(quote_identifier(w->src->publication_name)),
 					 pgc_literal(pgc_name_list(w->key)),
 					 per_message);
@@ -954,6 +1201,8 @@ pgc_source_stream(PgcWorker *w)
 		pgc_pq_raise(w->repl, res, "source");
 	PQclear(res);
 	pgc_batch_reset(w);
+	/* records go to the table the pipeline writes to, whatever the name */
+	w->batch_table = w->target;
 
 	/* one wait set for the stream: the latch, the source, the destination */
 	ws = CreateWaitEventSet(TopMemoryContext, 4);
@@ -1076,6 +1325,11 @@ pgc_source_stream(PgcWorker *w)
 				st.last_feedback = GetCurrentTimestamp();
 			}
 		}
+
+		/* a dropped or replaced table sends nothing: ask the catalog */
+		if (TimestampDifferenceExceeds(w->table_checked, GetCurrentTimestamp(),
+									   PGC_FEEDBACK_INTERVAL_MS))
+			pgc_source_check_table(w);
 
 		if (TimestampDifferenceExceeds(st.last_feedback, GetCurrentTimestamp(),
 									   PGC_FEEDBACK_INTERVAL_MS))

@@ -137,6 +137,8 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 			res = pgc_pq_exec(conn, "source",
 							  "SELECT pg_catalog.pg_logical_emit_message(true, 'pgconduit.wait', '')::text",
 							  0, NULL);
+			if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+				elog(ERROR, "pg_logical_emit_message() returned no LSN on the source");
 			target = pgc_parse_lsn(PQgetvalue(res, 0, 0));
 			PQclear(res);
 		}
@@ -235,7 +237,8 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 				PQclear(res);
 				break;
 			}
-			active = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+			active = !PQgetisnull(res, 0, 0) &&
+				strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 			PQclear(res);
 			if (!active || ++tries > 1000)
 			{

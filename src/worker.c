@@ -268,6 +268,12 @@ pgc_batch_finish(PgcWorker *w)
 	}
 	if (res == NULL)
 		pgc_pq_raise(w->dest, NULL, "destination");
+	if (PQntuples(res) != 1 || PQnfields(res) < 8 ||
+		PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1))
+	{
+		PQclear(res);
+		elog(ERROR, "unexpected result of pgconduit._apply_batch() on the destination");
+	}
 	applied = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);
 	dead = strtoi64(PQgetvalue(res, 0, 1), NULL, 10);
 
@@ -278,7 +284,9 @@ pgc_batch_finish(PgcWorker *w)
 	if (!PQgetisnull(res, 0, 2))
 	{
 		strlcpy(w->slot->error_position, PQgetvalue(res, 0, 2), PGC_POSITION_LEN + 1);
-		strlcpy(w->slot->error_table, PQgetvalue(res, 0, 3), sizeof(w->slot->error_table));
+		strlcpy(w->slot->error_table,
+				PQgetisnull(res, 0, 3) ? "" : PQgetvalue(res, 0, 3),
+				sizeof(w->slot->error_table));
 	}
 	else if (!w->pending_snapshot)
 	{
@@ -289,13 +297,15 @@ pgc_batch_finish(PgcWorker *w)
 
 	if (!PQgetisnull(res, 0, 2))
 	{
-		const char *state = PQgetvalue(res, 0, 4);
+		const char *state = PQgetisnull(res, 0, 4) ? "XX000" : PQgetvalue(res, 0, 4);
 		char	   *position = pstrdup(PQgetvalue(res, 0, 2));
-		char	   *table = pstrdup(PQgetvalue(res, 0, 3));
-		char	   *msg = pstrdup(PQgetvalue(res, 0, 5));
+		char	   *table = pstrdup(PQgetisnull(res, 0, 3) ? "" : PQgetvalue(res, 0, 3));
+		char	   *msg = pstrdup(PQgetisnull(res, 0, 5) ? "" : PQgetvalue(res, 0, 5));
 		char	   *detail = PQgetisnull(res, 0, 6) ? NULL : pstrdup(PQgetvalue(res, 0, 6));
 		char	   *hint = PQgetisnull(res, 0, 7) ? NULL : pstrdup(PQgetvalue(res, 0, 7));
-		int			code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+		int			code = strlen(state) == 5 ?
+			MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]) :
+			ERRCODE_INTERNAL_ERROR;
 
 		PQclear(res);
 		ereport(ERROR,
@@ -319,7 +329,11 @@ pgc_batch_apply(PgcWorker *w, const char *phase)
 	pgc_batch_finish(w);
 }
 
-/* Record the phase and position on the destination, in its transaction */
+/*
+ * Record the phase and position on the destination, in its transaction,
+ * and with them the source table the pipeline follows from now on: its
+ * OID, and its name, which stays the table records go to.
+ */
 void
 pgc_set_progress(PgcWorker *w, const char *phase, const char *position)
 {
@@ -332,8 +346,32 @@ pgc_set_progress(PgcWorker *w, const char *phase, const char *position)
 	PQclear(pgc_pq_exec(w->dest, "destination",
 						"SELECT pgconduit._set_progress($1, $2, $3, $4)",
 						4, params));
+	pgc_record_source_table(w);
 	strlcpy(w->phase, phase, sizeof(w->phase));
 	strlcpy(w->position, position, sizeof(w->position));
+}
+
+/*
+ * Record on the destination which source table the pipeline follows, once:
+ * it follows that table by OID from then on, across restarts.
+ */
+void
+pgc_record_source_table(PgcWorker *w)
+{
+	const char *params[3];
+
+	if (w->started_relid != NULL)
+		return;
+	params[0] = w->pipeline_id;
+	params[1] = w->relid;
+	params[2] = w->target;
+	PQclear(pgc_pq_exec(w->dest, "destination",
+						"UPDATE pgconduit.progress"
+						"   SET source_relid = $2::oid, source_table = $3"
+						" WHERE pipeline_id = $1",
+						3, params));
+	w->started_relid = w->relid;
+	w->started_table = w->target;
 }
 
 /* Read the pipeline's progress back from the destination */
@@ -344,14 +382,22 @@ pgc_read_progress(PgcWorker *w)
 	PGresult   *res;
 
 	res = pgc_pq_exec(w->dest, "destination",
-					  "SELECT phase, position FROM pgconduit.progress WHERE pipeline_id = $1",
+					  "SELECT phase, position, source_relid, source_table"
+					  "  FROM pgconduit.progress WHERE pipeline_id = $1",
 					  1, params);
 	w->phase[0] = '\0';
 	w->position[0] = '\0';
-	if (PQntuples(res) == 1)
+	w->started_relid = NULL;
+	w->started_table = NULL;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1))
 	{
 		strlcpy(w->phase, PQgetvalue(res, 0, 0), sizeof(w->phase));
 		strlcpy(w->position, PQgetvalue(res, 0, 1), sizeof(w->position));
+		if (!PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 3))
+		{
+			w->started_relid = pstrdup(PQgetvalue(res, 0, 2));
+			w->started_table = pstrdup(PQgetvalue(res, 0, 3));
+		}
 	}
 	PQclear(res);
 }
@@ -398,8 +444,11 @@ pgc_run(PgcWorker *w)
 							   w->need_password);
 	pgc_pq_command(w->source, "source", "SELECT 1");	/* ping */
 	pgc_connect_destination(w);
-	pgc_source_prepare(w);
 	pgc_read_progress(w);
+	pgc_source_prepare(w);
+	/* progress recorded before the source table was (pgconduit 0.1) */
+	if (w->phase[0] != '\0')
+		pgc_record_source_table(w);
 
 	if (strcmp(w->phase, "done") == 0)
 	{

@@ -31,8 +31,12 @@ typedef struct PgcWorker
 
 	/* the source table, as found on the source */
 	char	   *relid;			/* its OID, as text */
-	char	   *qualified;		/* schema.table, quoted where needed */
-	char	   *pattern;		/* "schema"."table", for the plugin */
+	char		relkind;		/* 'r' (read without children) or 'p' */
+	char	   *qualified;		/* schema.table now, quoted where needed */
+	char	   *target;			/* where records go unless the destination
+								 * names a table: the source table's name
+								 * when the pipeline started */
+	TimestampTz table_checked;	/* when CDC last made sure it is there */
 	List	   *columns;		/* payload columns (char *) */
 	List	   *key;			/* key columns (char *) */
 	char	   *meta;			/* "table":… for snapshot records */
@@ -41,6 +45,9 @@ typedef struct PgcWorker
 	/* progress, as recorded on the destination */
 	char		phase[16];		/* "" (none yet), snapshot, cdc, done */
 	char		position[PGC_POSITION_LEN + 1];
+	char	   *started_relid;	/* the source table the pipeline follows,
+								 * by OID (NULL until recorded) */
+	char	   *started_table;	/* and its name when the pipeline started */
 
 	/*
 	 * The batch being filled: each record parsed into jsonb as it comes,
@@ -74,10 +81,12 @@ extern void pgc_batch_send(PgcWorker *w, const char *phase);
 extern void pgc_batch_finish(PgcWorker *w);
 extern void pgc_set_progress(PgcWorker *w, const char *phase,
 							 const char *position);
+extern void pgc_record_source_table(PgcWorker *w);
 extern void pgc_status_phase(PgcWorker *w, PgcState state, PgcPhase phase);
 
 /* source.c */
 extern void pgc_source_prepare(PgcWorker *w);
+extern void pgc_source_check_table(PgcWorker *w);
 extern void pgc_source_ensure_slot(PgcWorker *w);
 extern XLogRecPtr pgc_source_snapshot(PgcWorker *w);
 extern void pgc_source_stream(PgcWorker *w);
