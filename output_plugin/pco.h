@@ -14,6 +14,7 @@
 #ifndef PCO_H
 #define PCO_H
 
+#include "access/attmap.h"
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
@@ -117,6 +118,7 @@ typedef struct PcoOptions
 	bool		skip_origin;	/* origin = none */
 	bool		include_origin;
 	int			records_per_message;	/* at most, 1 by default */
+	bool		via_partition_root; /* report partitions under their root */
 } PcoOptions;
 
 /* a message of several records is sent once it holds this many bytes */
@@ -131,17 +133,30 @@ typedef struct PcoTablePattern
 	bool		table_glob;
 } PcoTablePattern;
 
-/* What the plugin caches about one relation */
+/*
+ * What the plugin caches about one relation.  With via_partition_root, a
+ * partition's changes are reported under an ancestor (the report
+ * relation): names, columns and key are then the ancestor's, and attrmap
+ * maps the partition's attributes to the ancestor's.
+ */
 typedef struct PcoRelation
 {
 	Oid			relid;			/* hash key */
 	bool		valid;
 	int			actions;		/* PCO_ACT_* this relation is published for */
-	char		replident;		/* relreplident when built */
+	char		replident;		/* relreplident when built (of relid: what
+								 * its WAL carries) */
 	char	   *meta_table;		/* "table":"…","opencdc.collection":"…",
 								 * "postgres.schema":"…", escaped */
 	int			meta_table_len;
 	int			meta_table_only_len;	/* of its "table":"…" prefix */
+	Oid			report_relid;	/* relid, or the ancestor reported under */
+	AttrMap    *attrmap;		/* NULL: relid's attributes are report's */
+	char	   *own_meta_table; /* like meta_table, of relid itself, when
+								 * reported under an ancestor */
+	int			own_meta_table_len;
+	int			nancestors;		/* partitioned ancestors when built, */
+	Oid		   *ancestors;		/* parent first */
 	int			natts;			/* attributes of the tuple descriptor */
 	int			ncolumns;
 	PcoColumn  *columns;		/* live columns in attnum order */

@@ -8,17 +8,23 @@
  * columns with their encoders, its key columns (the replica identity index
  * when the table's replica identity is USING INDEX, else the primary key,
  * else none), and which actions are selected for it by the "tables",
- * "exclude_tables", "table_oids", "publication_names" and "actions" options.  Entries are invalidated by
- * relcache callbacks, and all of them by changes of publications or
- * schemas, the way pgoutput's RelationSyncCache works; they are rebuilt on
- * next use under the historic snapshot of the change being decoded, so a
- * record always describes the table as it was at that change.
+ * "exclude_tables", "table_oids", "publication_names" and "actions"
+ * options.  With "via_partition_root", a partition's entry describes the
+ * top-most of its ancestors that these options select, and maps the
+ * partition's attributes to that ancestor's with a tuple conversion map, as
+ * pgoutput does for publish_via_partition_root.  Entries are invalidated by
+ * relcache callbacks (of the relation, or of the ancestor it is reported
+ * under), and all of them by changes of publications or schemas, the way
+ * pgoutput's RelationSyncCache works; they are rebuilt on next use under
+ * the historic snapshot of the change being decoded, so a record always
+ * describes the table as it was at that change.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/tupconvert.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_publication.h"
@@ -49,8 +55,14 @@ static PcoOptions *pco_options = NULL;
 static bool pco_callbacks_registered = false;
 static MemoryContextCallback pco_cache_reset_callback;
 static PcoRelEntry *pco_last = NULL;	/* the entry used last */
+static int	pco_npartitions = 0;	/* entries reported under an ancestor */
 
-/* Mark one relation's entry (or all, for InvalidOid) to be rebuilt */
+/*
+ * Mark the entries that depend on a relation (or all, for InvalidOid) to be
+ * rebuilt: its own, and those of partitions reported under it, which take
+ * its name and columns.  (Attaching or detaching a partitioned table
+ * invalidates its partitions too, whose partition constraint changes.)
+ */
 static void
 pco_relcache_callback(Datum arg, Oid relid)
 {
@@ -59,7 +71,7 @@ pco_relcache_callback(Datum arg, Oid relid)
 
 	if (pco_relations == NULL)
 		return;
-	if (OidIsValid(relid))
+	if (OidIsValid(relid) && pco_npartitions == 0)
 	{
 		entry = hash_search(pco_relations, &relid, HASH_FIND, NULL);
 		if (entry != NULL)
@@ -68,7 +80,9 @@ pco_relcache_callback(Datum arg, Oid relid)
 	}
 	hash_seq_init(&seq, pco_relations);
 	while ((entry = hash_seq_search(&seq)) != NULL)
-		entry->rel.valid = false;
+		if (!OidIsValid(relid) || entry->relid == relid ||
+			entry->rel.report_relid == relid)
+			entry->rel.valid = false;
 }
 
 /* Publications, schemas or casts changed: every entry may be affected */
@@ -90,6 +104,7 @@ pco_cache_reset(void *arg)
 	pco_cache_cxt = NULL;
 	pco_options = NULL;
 	pco_last = NULL;
+	pco_npartitions = 0;
 }
 
 /*
@@ -246,6 +261,45 @@ pco_publication_actions(Relation relation)
 	return actions;
 }
 
+/* The actions the options select for a relation; 0 if it is not selected */
+static int
+pco_selected_actions(Relation relation)
+{
+	char	   *schema = get_namespace_name(RelationGetNamespace(relation));
+	int			actions = pco_options->actions;
+
+	if (!pco_table_selected(schema, RelationGetRelationName(relation)))
+		return 0;
+	if (pco_options->table_oids != NIL &&
+		!list_member_oid(pco_options->table_oids, RelationGetRelid(relation)))
+		return 0;
+	if (actions != 0 && pco_options->publication_names != NIL)
+		actions &= pco_publication_actions(relation);
+	return actions;
+}
+
+/* "table":…,"opencdc.collection":…,"postgres.schema":… of a relation */
+static char *
+pco_meta_table(Relation relation, int *len, int *table_only_len)
+{
+	char	   *schema = get_namespace_name(RelationGetNamespace(relation));
+	char	   *name = RelationGetRelationName(relation);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "\"table\":");
+	pco_json_escape(&buf, quote_qualified_identifier(schema, name), -1);
+	if (table_only_len)
+		*table_only_len = buf.len;
+	appendStringInfoString(&buf, ",\"opencdc.collection\":");
+	pco_json_escape(&buf, name, -1);
+	appendStringInfoString(&buf, ",\"postgres.schema\":");
+	pco_json_escape(&buf, schema, -1);
+	pco_terminate(&buf);
+	*len = buf.len;
+	return buf.data;
+}
+
 /* The attribute numbers of an index's key columns, in index order */
 static List *
 pco_index_columns(Oid indexoid)
@@ -270,51 +324,92 @@ static void
 pco_relation_build(PcoRelEntry *entry, Relation relation)
 {
 	PcoRelation *rel = &entry->rel;
-	TupleDesc	desc = RelationGetDescr(relation);
-	char	   *schema;
-	char	   *name;
+	Relation	report = relation;
+	TupleDesc	desc;
 	StringInfoData buf;
 	Oid			keyindex = InvalidOid;
 	List	   *keycols = NIL;
+	List	   *ancestors = NIL;
 	MemoryContext old;
 	ListCell   *lc;
 
 	rel->valid = true;
 	if (entry->cxt != NULL)
+	{
 		MemoryContextDelete(entry->cxt);
+		if (rel->report_relid != entry->relid)
+			pco_npartitions--;
+	}
 	entry->cxt = AllocSetContextCreate(pco_cache_cxt, "pgconduit_output relation",
 									   ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(entry->cxt);
+	rel->nancestors = 0;
+	rel->report_relid = entry->relid;
+	rel->attrmap = NULL;
+	rel->own_meta_table = NULL;
+	rel->actions = 0;
 
-	schema = get_namespace_name(RelationGetNamespace(relation));
-	name = RelationGetRelationName(relation);
+	/* a partition's ancestors, its parent first */
+	if (relation->rd_rel->relispartition)
+	{
+		ancestors = get_partition_ancestors(RelationGetRelid(relation));
+		rel->ancestors = palloc(sizeof(Oid) * Max(list_length(ancestors), 1));
+		foreach(lc, ancestors)
+			rel->ancestors[foreach_current_index(lc)] = lfirst_oid(lc);
+		rel->nancestors = list_length(ancestors);
+	}
+
+	/*
+	 * With via_partition_root, the top-most ancestor that the options
+	 * select reports the partition's changes; if none does, the partition
+	 * reports them itself, if it is selected.
+	 */
+	if (pco_options->via_partition_root)
+	{
+		for (int i = rel->nancestors - 1; i >= 0; i--)
+		{
+			Relation	anc = RelationIdGetRelation(rel->ancestors[i]);
+
+			if (!RelationIsValid(anc))
+				elog(ERROR, "could not open relation with OID %u",
+					 rel->ancestors[i]);
+			rel->actions = pco_selected_actions(anc);
+			if (rel->actions != 0)
+			{
+				report = anc;
+				break;
+			}
+			RelationClose(anc);
+		}
+	}
+	if (report == relation)
+		rel->actions = pco_selected_actions(relation);
+	else
+		pco_npartitions++;
+	rel->report_relid = RelationGetRelid(report);
+	desc = RelationGetDescr(report);
 
 	/* "table", "opencdc.collection" and "postgres.schema", escaped once */
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "\"table\":");
-	pco_json_escape(&buf, quote_qualified_identifier(schema, name), -1);
-	rel->meta_table_only_len = buf.len;
-	appendStringInfoString(&buf, ",\"opencdc.collection\":");
-	pco_json_escape(&buf, name, -1);
-	appendStringInfoString(&buf, ",\"postgres.schema\":");
-	pco_json_escape(&buf, schema, -1);
-	pco_terminate(&buf);
-	rel->meta_table = buf.data;
-	rel->meta_table_len = buf.len;
+	rel->meta_table = pco_meta_table(report, &rel->meta_table_len,
+									 &rel->meta_table_only_len);
+	if (report != relation)
+	{
+		TupleConversionMap *map;
 
-	/* which actions the options select */
-	rel->actions = pco_options->actions;
-	if (!pco_table_selected(schema, name))
-		rel->actions = 0;
-	if (pco_options->table_oids != NIL &&
-		!list_member_oid(pco_options->table_oids, RelationGetRelid(relation)))
-		rel->actions = 0;
-	if (rel->actions != 0 && pco_options->publication_names != NIL)
-		rel->actions &= pco_publication_actions(relation);
+		rel->own_meta_table = pco_meta_table(relation, &rel->own_meta_table_len,
+											 NULL);
+		/* NULL when the partition's attributes are the ancestor's */
+		map = convert_tuples_by_name(CreateTupleDescCopy(RelationGetDescr(relation)),
+									 CreateTupleDescCopy(desc));
+		if (map != NULL)
+			rel->attrmap = map->attrMap;
+	}
 
 	/*
 	 * The key: under REPLICA IDENTITY USING INDEX that index, since the old
-	 * row of a delete carries only its columns; else the primary key.
+	 * row of a delete carries only its columns; else the primary key.  The
+	 * replica identity is the changed relation's, which decides what its
+	 * WAL holds; the key is the reported relation's.
 	 */
 	rel->replident = relation->rd_rel->relreplident;
 	if (pco_options->key_columns != NIL)
@@ -322,7 +417,7 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 		/* the consumer names the key (a source's "key") */
 		foreach(lc, pco_options->key_columns)
 		{
-			AttrNumber	attnum = get_attnum(RelationGetRelid(relation),
+			AttrNumber	attnum = get_attnum(RelationGetRelid(report),
 											lfirst(lc));
 
 			if (attnum > 0)
@@ -331,10 +426,10 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	}
 	else
 	{
-		if (rel->replident == REPLICA_IDENTITY_INDEX)
-			keyindex = RelationGetReplicaIndex(relation);
+		if (report->rd_rel->relreplident == REPLICA_IDENTITY_INDEX)
+			keyindex = RelationGetReplicaIndex(report);
 		if (!OidIsValid(keyindex))
-			keyindex = RelationGetPrimaryKeyIndex(relation);
+			keyindex = RelationGetPrimaryKeyIndex(report);
 		if (OidIsValid(keyindex))
 			keycols = pco_index_columns(keyindex);
 	}
@@ -391,6 +486,8 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	}
 
 	rel->relid = RelationGetRelid(relation);
+	if (report != relation)
+		RelationClose(report);
 	MemoryContextSwitchTo(old);
 }
 
@@ -411,6 +508,8 @@ pco_relation_get(Relation relation)
 	{
 		entry->cxt = NULL;
 		entry->rel.valid = false;
+		entry->rel.report_relid = relid;
+		entry->rel.nancestors = 0;
 	}
 	if (!entry->rel.valid)
 		pco_relation_build(entry, relation);

@@ -59,6 +59,8 @@ typedef struct PcoState
 	bool	   *new_nulls;
 	Datum	   *old_values;
 	bool	   *old_nulls;
+	Datum	   *part_values;	/* a partition's row, before it is mapped */
+	bool	   *part_nulls;
 	bool	   *unchanged;		/* per columns[] index */
 	int		   *enc_start;		/* per columns[] index: a key value's text */
 	int		   *enc_len;		/* in the record, to copy into "after" */
@@ -341,6 +343,8 @@ pco_parse_options(List *options, PcoOptions *opts)
 			opts->key_columns = pco_name_list(elem);
 		else if (strcmp(elem->defname, "include_origin") == 0)
 			opts->include_origin = pco_bool_option(elem);
+		else if (strcmp(elem->defname, "via_partition_root") == 0)
+			opts->via_partition_root = pco_bool_option(elem);
 		else if (strcmp(elem->defname, "records_per_message") == 0)
 		{
 			char	   *v = pco_string_option(elem);
@@ -377,7 +381,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" is not recognized by pgconduit_output",
 							elem->defname),
-					 errhint("Valid options are: tables, exclude_tables, table_oids, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin, records_per_message.")));
+					 errhint("Valid options are: tables, exclude_tables, table_oids, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin, records_per_message, via_partition_root.")));
 	}
 }
 
@@ -593,6 +597,8 @@ pco_ensure_scratch(PcoState *state, int natts)
 		pfree(state->new_nulls);
 		pfree(state->old_values);
 		pfree(state->old_nulls);
+		pfree(state->part_values);
+		pfree(state->part_nulls);
 		pfree(state->unchanged);
 		pfree(state->enc_start);
 		pfree(state->enc_len);
@@ -602,10 +608,36 @@ pco_ensure_scratch(PcoState *state, int natts)
 	state->new_nulls = palloc(sizeof(bool) * state->maxatts);
 	state->old_values = palloc(sizeof(Datum) * state->maxatts);
 	state->old_nulls = palloc(sizeof(bool) * state->maxatts);
+	state->part_values = palloc(sizeof(Datum) * state->maxatts);
+	state->part_nulls = palloc(sizeof(bool) * state->maxatts);
 	state->unchanged = palloc0(sizeof(bool) * state->maxatts);
 	state->enc_start = palloc(sizeof(int) * state->maxatts);
 	state->enc_len = palloc(sizeof(int) * state->maxatts);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Deform a tuple of the changed relation into values/nulls, laid out as the
+ * reported relation's attributes: through the attribute map when a
+ * partition is reported under an ancestor of another layout.
+ */
+static void
+pco_deform(PcoState *state, PcoRelation *rel, HeapTuple tuple, TupleDesc desc,
+		   Datum *values, bool *nulls)
+{
+	if (rel->attrmap == NULL)
+	{
+		heap_deform_tuple(tuple, desc, values, nulls);
+		return;
+	}
+	heap_deform_tuple(tuple, desc, state->part_values, state->part_nulls);
+	for (int i = 0; i < rel->attrmap->maplen; i++)
+	{
+		AttrNumber	a = rel->attrmap->attnums[i];
+
+		nulls[i] = (a == 0 || state->part_nulls[a - 1]);
+		values[i] = a == 0 ? (Datum) 0 : state->part_values[a - 1];
+	}
 }
 
 /* Append a column's value: null, or its encoding */
@@ -737,16 +769,16 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	old = MemoryContextSwitchTo(state->change_cxt);
-	pco_ensure_scratch(state, desc->natts);
+	pco_ensure_scratch(state, Max(desc->natts, rel->natts));
 	if (change->data.tp.newtuple != NULL)
 	{
 		newtup = &change->data.tp.newtuple->tuple;
-		heap_deform_tuple(newtup, desc, state->new_values, state->new_nulls);
+		pco_deform(state, rel, newtup, desc, state->new_values, state->new_nulls);
 	}
 	if (change->data.tp.oldtuple != NULL)
 	{
 		oldtup = &change->data.tp.oldtuple->tuple;
-		heap_deform_tuple(oldtup, desc, state->old_values, state->old_nulls);
+		pco_deform(state, rel, oldtup, desc, state->old_values, state->old_nulls);
 	}
 
 	/*
@@ -877,7 +909,24 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	pco_progress(ctx, false);
 }
 
-/* Write one truncate record per selected table */
+/* Is relid among the relations of a TRUNCATE? */
+static bool
+pco_truncated(Oid relid, int nrelations, Relation relations[])
+{
+	for (int i = 0; i < nrelations; i++)
+		if (RelationGetRelid(relations[i]) == relid)
+			return true;
+	return false;
+}
+
+/*
+ * Write one truncate record per selected table.  With via_partition_root,
+ * a TRUNCATE of the reported ancestor, which lists its partitions too, is
+ * one record of the ancestor; a TRUNCATE of a partition alone cannot be
+ * told as one of the ancestor, which would empty all of it: it is sent
+ * under the partition's own name with "postgres.partition_root" naming the
+ * ancestor, once for the top-most truncated partition.
+ */
 static void
 pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			 int nrelations, Relation relations[], ReorderBufferChange *change)
@@ -888,16 +937,40 @@ pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	for (int i = 0; i < nrelations; i++)
 	{
 		PcoRelation *rel = pco_relation_get(relations[i]);
+		bool		partial = false;
 		StringInfo	out;
 
 		if (!(rel->actions & PCO_ACT_TRUNCATE))
 			continue;
+		if (rel->report_relid != rel->relid)
+		{
+			bool		covered = false;
+
+			/* an ancestor up to the reported one is truncated too? */
+			for (int a = 0; a < rel->nancestors && !covered; a++)
+			{
+				covered = pco_truncated(rel->ancestors[a], nrelations, relations);
+				if (rel->ancestors[a] == rel->report_relid)
+					break;
+			}
+			if (covered)
+				continue;
+			partial = true;
+		}
 		pco_maybe_begin(ctx, txn);
 		pco_record_start(ctx);
 		out = ctx->out;
 		pco_put_position(out, state->commit_lsn, ++state->index);
 		PCO_PUT_LIT(out, ",\"operation\":\"truncate\",\"metadata\":{");
-		pco_put(out, rel->meta_table, rel->meta_table_len);
+		if (partial)
+		{
+			pco_put(out, rel->own_meta_table, rel->own_meta_table_len);
+			PCO_PUT_LIT(out, ",\"postgres.partition_root\":");
+			/* the ancestor's "table" value, quoted and escaped already */
+			pco_put(out, rel->meta_table + 8, rel->meta_table_only_len - 8);
+		}
+		else
+			pco_put(out, rel->meta_table, rel->meta_table_len);
 		pco_put(out, state->txn_meta.data, state->txn_meta.len);
 		PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
 		pco_put_lsn(out, change->lsn);

@@ -1184,9 +1184,13 @@ pgc_source_stream(PgcWorker *w)
 	w->slot->marker_lsn = Max(w->slot->marker_lsn, st.confirmed);
 	SpinLockRelease(&w->slot->mutex);
 
+	/*
+	 * The changes of a partitioned table's partitions arrive under the
+	 * table's own name, in its columns (via_partition_root).
+	 */
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"table_oids\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"records_per_message\" '%d'",
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"table_oids\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'",
 					 quote_identifier(w->src->slot_name),
 					 pgc_literal(w->relid),
 					 pgc_literal(quote_identifier(w->src->publication_name)),

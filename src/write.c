@@ -410,6 +410,7 @@ typedef struct Record
 	JsonbValue	table;			/* metadata.table */
 	JsonbValue	collection;		/* metadata."opencdc.collection" */
 	JsonbValue	toast;			/* metadata."postgres.unchanged_toast" */
+	JsonbValue	partition_root; /* metadata."postgres.partition_root" */
 	JsonbValue	after;			/* payload.after */
 	JsonbValue	before;			/* payload.before */
 } Record;
@@ -447,6 +448,7 @@ parse_record(JsonbContainer *rec, Record *r)
 	r->operation.type = r->metadata.type = r->key.type = jbvNull;
 	r->payload.type = r->table.type = r->collection.type = jbvNull;
 	r->toast.type = r->after.type = r->before.type = jbvNull;
+	r->partition_root.type = jbvNull;
 
 	pgcw_walk_init(&w, rec);
 	while (pgcw_walk_next(&w, &k, &klen, &v))
@@ -472,6 +474,8 @@ parse_record(JsonbContainer *rec, Record *r)
 				r->collection = v;
 			else if (NAME_IS(k, klen, "postgres.unchanged_toast"))
 				r->toast = v;
+			else if (NAME_IS(k, klen, "postgres.partition_root"))
+				r->partition_root = v;
 		}
 	}
 
@@ -1031,7 +1035,26 @@ apply_record(PgcwCall *call, JsonbValue *v)
 
 	if (kind == REC_TRUNCATE)
 	{
-		Oid			relid = record_table(call, &r);
+		Oid			relid;
+
+		/*
+		 * pgconduit_output reports the TRUNCATE of some partitions of a
+		 * table sent under its root this way: the root's rows here do not
+		 * say which partition they came from, and truncating the whole
+		 * table would lose the others.
+		 */
+		if (r.partition_root.type != jbvNull)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot apply a truncate of partition %s of %s",
+							r.table.type == jbvString ?
+							pnstrdup(r.table.val.string.val, r.table.val.string.len) : "?",
+							r.partition_root.type == jbvString ?
+							pnstrdup(r.partition_root.val.string.val,
+									 r.partition_root.val.string.len) : "?"),
+					 errdetail("The source truncated a partition of a table whose changes arrive under its root, and the destination cannot tell which of its rows came from that partition."),
+					 errhint("Remove the partition's rows here yourself and skip the record (on_error = dead_letter), or take a new snapshot; on the source, DELETE from a partition instead of truncating it.")));
+		relid = record_table(call, &r);
 
 		flush_group(call);
 		t = get_table(call, relid);
