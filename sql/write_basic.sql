@@ -130,7 +130,7 @@ SELECT pgconduit.write('[
 	 "key": {"id": 1}, "payload": {"after": {"id": 1, "title": "newer title"}}}
 ]');
 SELECT id, title, length(body) FROM docs_nn;
--- where there is no row, the insert fails as it must
+-- where there is no row, the update fails: the body cannot be supplied
 SELECT pgconduit.write('{"operation": "update", "metadata": {"table": "docs_nn", "postgres.unchanged_toast": "[\"body\"]"},
 	"key": {"id": 2}, "payload": {"after": {"id": 2, "title": "new"}}}');
 

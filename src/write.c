@@ -10,8 +10,11 @@
  * without a key plain INSERTs; delete records delete by key (DELETE ...
  * USING the keys); truncate truncates.  Key fields override payload fields of the same name, and
  * columns named in metadata."postgres.unchanged_toast" are left alone.
- * An update whose payload.before holds a different key deletes the row
- * under the old key first, so a key change moves the row.
+ * An update whose payload.before holds a different key updates the row of
+ * the old key to the new one, as native logical replication does, so the
+ * columns it does not carry keep their values; an update that leaves
+ * columns unchanged updates the row of its key, and finding none is an
+ * error, since it cannot be made from what the record carries.
  *
  * Records are applied in order, in the caller's transaction.  Consecutive
  * records for the same statement (table, operation, key columns, columns
@@ -20,8 +23,8 @@
  * through pgconduit._write_rows().  An upsert group ends early when a key
  * repeats, since ON CONFLICT DO UPDATE cannot touch one row twice in a
  * statement; a delete group need not (a second delete of a row finds it
- * gone, as it would in a statement of its own).  The old-key delete of an
- * update that moves a row is a group of one, run before the record's row.
+ * gone, as it would in a statement of its own).  An update that changes
+ * the key, or leaves columns unchanged, runs on its own, after the group.
  * Each row passes pgconduit._write_at(), which counts them, so this
  * module knows which record the statement is at and every error - our own, a type's
  * input function, a constraint, a trigger - carries the context
@@ -214,8 +217,9 @@ ensure_scratch(PgcwCall *call, int natts)
 	call->vals = palloc(sizeof(JsonbValue) * n);
 	call->values = palloc(sizeof(Datum) * n);
 	call->nulls = palloc(sizeof(bool) * n);
-	call->pvalues = palloc(sizeof(Datum) * (n + 1));
-	call->pnulls = palloc(sizeof(bool) * (n + 1));
+	/* a MOVE passes the old key and every column */
+	call->pvalues = palloc(sizeof(Datum) * (2 * n + 1));
+	call->pnulls = palloc(sizeof(bool) * (2 * n + 1));
 	call->sig = palloc(1 + 2 * sigbytes);
 	call->delsig = palloc(1 + 2 * sigbytes);
 	call->toast = palloc(sigbytes);
@@ -730,17 +734,14 @@ group_put(PgcwCall *call, PgcwPlan *p)
 }
 
 /*
- * If an update's payload.before has the key columns with other values than
- * its key, delete the row under the old key.  Returns false if that had to
- * finish the group in flight and the table changed meanwhile.
+ * Did the update change the key?  True if payload.before holds every key
+ * column and one of them has another value than the key.
  */
 static bool
-delete_old_key(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
-			   const char *keybits)
+key_changed(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
+			const char *keybits)
 {
-	uint32		generation = t->generation;
 	bool		changed = false;
-	PgcwPlan   *p;
 	int			a;
 
 	for (a = 1; a <= t->natts; a++)
@@ -752,35 +753,74 @@ delete_old_key(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
 			continue;
 		old = getKeyJsonValueFromContainer(before, c->name, c->namelen, NULL);
 		if (old == NULL)
-			return true;		/* before has no key: nothing to compare */
+			return false;		/* before has no key: nothing to compare */
 		if (!json_values_equal(old, &call->vals[a - 1]))
 			changed = true;
 	}
-	if (!changed)
-		return true;
+	return changed;
+}
+
+/*
+ * Apply an update that changed the key as native logical replication
+ * does: update the row found by the old key (payload.before) to the new
+ * key and the columns given, so that the columns the record does not carry
+ * (unchanged TOAST, or left out of the payload) keep their values; never a
+ * delete and an insert.  Runs now, after the group in flight.  Returns the
+ * rows updated, or -1 if finishing that group changed the table (the
+ * record starts over).
+ */
+static int64
+move_row(PgcwCall *call, PgcwTable *t, JsonbContainer *before)
+{
+	uint32		generation = t->generation;
+	PgcwPlan   *p;
+	int			n = 0;
+	int			i;
 
 	flush_group(call);
 	if (!t->valid || t->generation != generation)
-		return false;
+		return -1;
 
-	call->delsig[0] = (char) PGCW_OP_DELETE;
-	memcpy(call->delsig + 1, keybits, t->sigbytes);
-	memcpy(call->delsig + 1 + t->sigbytes, keybits, t->sigbytes);
+	memcpy(call->delsig, call->sig, 1 + 2 * t->sigbytes);
+	call->delsig[0] = (char) PGCW_OP_MOVE;
 	p = pgcw_plan_get(t, call->delsig);
-	for (a = 1; a <= t->natts; a++)
+	for (i = 0; i < p->nkeys; i++, n++)
 	{
+		int			a = p->keyattnums[i];
 		PgcwColumn *c = &t->cols[a - 1];
 
-		if (BIT_IS_SET(keybits, a))
-			convert_column(call, t, a,
-						   getKeyJsonValueFromContainer(before, c->name,
-														c->namelen, NULL));
+		convert_column(call, t, a,
+					   getKeyJsonValueFromContainer(before, c->name,
+													c->namelen, NULL));
+		call->pvalues[n] = call->values[a - 1];
+		call->pnulls[n] = call->nulls[a - 1];
 	}
-	/* now, before the record's own row: a group of one */
-	group_start(call, t, p);
-	group_put(call, p);
-	flush_group(call);
-	return true;
+	for (i = 0; i < p->ncols; i++, n++)
+	{
+		int			a = p->attnums[i];
+
+		convert_column(call, t, a, &call->vals[a - 1]);
+		call->pvalues[n] = call->values[a - 1];
+		call->pnulls[n] = call->nulls[a - 1];
+	}
+	return (int64) pgcw_plan_execute(p, call->pvalues, call->pnulls);
+}
+
+/*
+ * ERROR for an update that leaves columns as they are (unchanged TOAST)
+ * and finds no row to take them from: inserting the row would set them to
+ * NULL or their default, which is not the source's row.
+ */
+static void
+missing_row(PgcwTable *t, bool key_moved)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("row to update in relation %s does not exist", t->qualname),
+			 key_moved ?
+			 errdetail("The update changes the key and leaves the columns named in metadata.\"postgres.unchanged_toast\" as they were, but no row has the old key of payload.before to keep them from.") :
+			 errdetail("The update leaves the columns named in metadata.\"postgres.unchanged_toast\" as they were, but no row has its key to keep them from."),
+			 errhint("The record does not carry those columns' values, so the row cannot be inserted in its place.")));
 }
 
 /* a hash of the key of the row in call->values, for the repeated-key check */
@@ -839,6 +879,8 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 	char	   *colbits = call->sig + 1 + sigbytes;
 	JsonbContainer *after;
 	bool		has_toast;
+	bool		keeps_columns = false;
+	bool		must_update = false;
 	PgcwPlan   *p;
 	int			a;
 
@@ -859,14 +901,36 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 	for (a = 0; a < sigbytes && keybits[a] == 0; a++)
 		;
 	call->sig[0] = (char) (a < sigbytes ? PGCW_OP_UPSERT : PGCW_OP_INSERT);
+	/* does it leave columns of the table as they are (unchanged TOAST)? */
+	for (a = 0; has_toast && a < sigbytes; a++)
+		if (call->toast[a] != 0)
+			keeps_columns = true;
 
-	/* an update that changes the key moves the row */
+	/*
+	 * An update that changes the key updates the row of the old key.  If
+	 * there is none, a record that carries every column it sets is
+	 * inserted (upserted) under the new key, as a create would be; one
+	 * that leaves columns as they are cannot be, and is an error.  An
+	 * update that leaves columns as they are updates the row of its key,
+	 * and is an error without one.
+	 */
 	if (kind == REC_UPDATE && call->sig[0] == PGCW_OP_UPSERT)
 	{
 		JsonbContainer *before = as_object(&r->before, "payload.before");
 
-		if (before && !delete_old_key(call, t, before, keybits))
-			return false;
+		if (before && key_changed(call, t, before, keybits))
+		{
+			int64		moved = move_row(call, t, before);
+
+			if (moved < 0)
+				return false;
+			if (moved > 0)
+				return true;
+			if (keeps_columns)
+				missing_row(t, true);
+		}
+		else if (keeps_columns)
+			must_update = true;
 	}
 
 	p = pgcw_plan_get(t, call->sig);
@@ -879,7 +943,8 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 		call->sig[0] = (char) PGCW_OP_UPSERT;
 	}
 	if (call->gcount > 0 &&
-		(call->gplan != p || call->gcount >= PGCW_GROUP_MAX || p->update_first))
+		(call->gplan != p || call->gcount >= PGCW_GROUP_MAX || p->update_first ||
+		 must_update))
 	{
 		flush_group(call);
 		if (!t->valid || t->generation != generation)
@@ -897,6 +962,12 @@ apply_write(PgcwCall *call, PgcwTable *t, Record *r, JsonbContainer *key,
 	 */
 	if (p->update_first && update_by_key(call, t, p) > 0)
 		return true;
+	if (must_update)
+	{
+		if (update_by_key(call, t, p) == 0)
+			missing_row(t, false);
+		return true;
+	}
 
 	if (p->op == PGCW_OP_UPSERT && call->gcount > 0 &&
 		(!p->key_hashable || key_seen(call, key_hash(call, p))))

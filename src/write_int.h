@@ -79,7 +79,10 @@ typedef enum PgcwOp
 	PGCW_OP_INSERT,				/* record without key */
 	PGCW_OP_UPSERT,				/* record with key */
 	PGCW_OP_DELETE,
-	PGCW_OP_UPDATE				/* UPDATE by key, for update_first upserts */
+	PGCW_OP_UPDATE,				/* UPDATE by key: update_first upserts, and
+								 * updates that leave columns unchanged */
+	PGCW_OP_MOVE				/* UPDATE of the row of the old key to the new
+								 * key and columns: an update of the key */
 } PgcwOp;
 
 /*

@@ -629,22 +629,32 @@ plan_sql(PgcwTable *t, PgcwPlan *p)
 		return sql.data;
 	}
 
-	if (p->op == PGCW_OP_UPDATE)
+	if (p->op == PGCW_OP_UPDATE || p->op == PGCW_OP_MOVE)
 	{
 		int			n = p->nkeys;
 
-		/* parameters: the key columns, then the others, in attnum order */
+		/*
+		 * UPDATE: parameters are the key columns, then the others, in
+		 * attnum order; with no others, the first key column is set to
+		 * itself, so the row is still locked and its triggers fire.  MOVE:
+		 * the old key's columns, then every column given (the new key's
+		 * among them).
+		 */
 		appendStringInfo(&sql, "UPDATE %s SET ", t->qualname);
 		for (i = 0; i < p->ncols; i++)
 		{
 			PgcwColumn *c = &t->cols[p->attnums[i] - 1];
 
-			if (attnum_in(p->keyattnums, p->nkeys, c->attnum))
+			if (p->op == PGCW_OP_UPDATE &&
+				attnum_in(p->keyattnums, p->nkeys, c->attnum))
 				continue;
 			appendStringInfo(&sql, "%s%s = $%d", n > p->nkeys ? ", " : "",
 							 quote_identifier(c->name), n + 1);
 			n++;
 		}
+		if (n == p->nkeys)
+			appendStringInfo(&sql, "%s = $1",
+							 quote_identifier(t->cols[p->keyattnums[0] - 1].name));
 		appendStringInfoString(&sql, " WHERE ");
 		for (i = 0; i < p->nkeys; i++)
 		{
@@ -739,6 +749,17 @@ plan_prepare(PgcwTable *t, PgcwPlan *p)
 		for (i = 0; n < nargs && i < p->ncols; i++)
 			if (!attnum_in(p->keyattnums, p->nkeys, p->attnums[i]))
 				argtypes[n++] = t->cols[p->attnums[i] - 1].typid;
+	}
+	else if (p->op == PGCW_OP_MOVE)
+	{
+		int			n = 0;
+
+		nargs = p->nkeys + p->ncols;
+		argtypes = palloc(sizeof(Oid) * nargs);
+		for (i = 0; i < p->nkeys; i++)
+			argtypes[n++] = t->cols[p->keyattnums[i] - 1].typid;
+		for (i = 0; i < p->ncols; i++)
+			argtypes[n++] = t->cols[p->attnums[i] - 1].typid;
 	}
 	else
 	{
