@@ -21,7 +21,7 @@ GRANT USAGE ON SCHEMA pgconduit TO PUBLIC;
 
 CREATE TABLE pgconduit.connector (
 	name		text PRIMARY KEY
-				CHECK (length(name) BETWEEN 1 AND 63),
+				CHECK (octet_length(name) BETWEEN 1 AND 63),
 	kind		text NOT NULL
 				CHECK (kind IN ('source', 'destination')),
 	config		jsonb NOT NULL,
@@ -33,7 +33,7 @@ COMMENT ON TABLE pgconduit.connector IS 'pgconduit sources and destinations';
 
 CREATE TABLE pgconduit.pipeline (
 	name		text PRIMARY KEY
-				CHECK (length(name) BETWEEN 1 AND 63),
+				CHECK (octet_length(name) BETWEEN 1 AND 63),
 	source		text NOT NULL REFERENCES pgconduit.connector (name),
 	destination	text NOT NULL REFERENCES pgconduit.connector (name),
 	enabled		boolean NOT NULL DEFAULT true,
@@ -221,10 +221,12 @@ BEGIN
 		RAISE EXCEPTION 'pipeline name must not be empty'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF length(create_pipeline.name) > 63 THEN
+	-- in bytes: the name goes where PostgreSQL keeps names (NAMEDATALEN)
+	IF octet_length(create_pipeline.name) > 63 THEN
 		RAISE EXCEPTION 'pipeline name "%" is too long', create_pipeline.name
 			USING ERRCODE = 'name_too_long',
-				  DETAIL = 'Pipeline names are at most 63 bytes long.';
+				  DETAIL = format('The name is %s bytes long; pipeline names are at most 63 bytes long.',
+								  octet_length(create_pipeline.name));
 	END IF;
 	SELECT c.kind INTO v_kind FROM pgconduit.connector c
 	 WHERE c.name = create_pipeline.source FOR SHARE;

@@ -21,6 +21,7 @@
 #include "lib/stringinfo.h"
 #include "libpq-fe.h"
 #include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/varlena.h"
@@ -309,6 +310,62 @@ config_int(PgcConfigValues *cv, const char *key, int dflt, int max)
 }
 
 /*
+ * Raise an ERROR if a name in s, a list of SQL identifiers separated by
+ * sep, is longer than NAMEDATALEN - 1 bytes: SplitIdentifierString would
+ * cut it short in silence, and another table or column might match.
+ * Malformed lists are left to SplitIdentifierString to report.
+ */
+static void
+config_check_name_bytes(PgcConfigValues *cv, const char *key, const char *s,
+						char sep)
+{
+	const char *p = s;
+
+	while (*p)
+	{
+		const char *start;
+		int			len = 0;
+
+		while (scanner_isspace(*p))
+			p++;
+		start = p;
+		if (*p == '"')
+		{
+			for (p++; *p; p++)
+			{
+				if (*p == '"' && p[1] != '"')
+					break;
+				if (*p == '"')
+					p++;		/* a doubled quote is one character */
+				len++;
+			}
+			if (*p == '\0')
+				return;
+			p++;
+		}
+		else
+		{
+			while (*p && *p != sep && !scanner_isspace(*p))
+			{
+				len++;
+				p++;
+			}
+		}
+		if (len >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+							cv->kind, key, s),
+					 errdetail("The name %s is %d bytes long; names are at most %d bytes long.",
+							   pnstrdup(start, p - start), len, NAMEDATALEN - 1)));
+		while (*p && *p != sep)
+			p++;
+		if (*p == sep)
+			p++;
+	}
+}
+
+/*
  * A list of column names: a JSON array of strings taken verbatim, or a
  * comma-separated string read like an SQL identifier list (unquoted names
  * fold to lower case, double quotes keep case and commas).
@@ -327,6 +384,7 @@ config_names(PgcConfigValues *cv, const char *key)
 		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
 		List	   *names;
 
+		config_check_name_bytes(cv, key, s, ',');
 		if (!SplitIdentifierString(s, ',', &names))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -422,6 +480,7 @@ config_table(PgcConfigValues *cv, const char *key)
 
 	if (table == NULL)
 		return NULL;
+	config_check_name_bytes(cv, key, table, '.');
 	if (!SplitIdentifierString(pstrdup(table), '.', &names))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
