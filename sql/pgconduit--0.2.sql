@@ -319,6 +319,8 @@ BEGIN
 	IF drop_slot THEN
 		PERFORM pgconduit._drop_source_objects(drop_pipeline.name);
 	END IF;
+	-- its position in the destination would never be read again
+	PERFORM pgconduit._drop_destination_progress(drop_pipeline.name);
 	DELETE FROM pgconduit.pipeline p WHERE p.name = drop_pipeline.name;
 END
 $$;
@@ -430,10 +432,17 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'pgconduit_drop_source_objects'
 LANGUAGE C STRICT;
 
+CREATE FUNCTION pgconduit._drop_destination_progress(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_drop_destination_progress'
+LANGUAGE C STRICT;
+
 REVOKE ALL ON FUNCTION pgconduit._pipeline_trigger(), pgconduit._stop_worker(text),
-	pgconduit._drop_source_objects(text) FROM PUBLIC;
+	pgconduit._drop_source_objects(text),
+	pgconduit._drop_destination_progress(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgconduit._stop_worker(text),
-	pgconduit._drop_source_objects(text) TO pgconduit_admin;
+	pgconduit._drop_source_objects(text),
+	pgconduit._drop_destination_progress(text) TO pgconduit_admin;
 
 -- Destination side: where each pipeline writing into this database stands.
 -- Updated in the same transaction as the records it covers.
@@ -558,16 +567,17 @@ GRANT EXECUTE ON FUNCTION pgconduit._set_progress(text, text, text, text),
 	pgconduit._copy_target(text, text[], text[], text[]),
 	pgconduit._jsonb_from_bytes(bytea) TO pgconduit_admin;
 
--- The shared-memory status of this database's running pipelines.
+-- The shared-memory status of this database's pipelines.
 CREATE FUNCTION pgconduit._status(
 	OUT name text, OUT state text, OUT phase text,
 	OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint,
 	OUT received_position text, OUT applied_position text,
 	OUT received_lsn pg_lsn, OUT applied_lsn pg_lsn, OUT source_lsn pg_lsn,
-	OUT applied_commit_time timestamptz,
+	OUT lag_bytes bigint, OUT lag_seconds double precision,
+	OUT retained_bytes bigint,
 	OUT records_read bigint, OUT records_written bigint,
 	OUT errors bigint, OUT dead_letters bigint,
-	OUT last_error text, OUT last_error_time timestamptz,
+	OUT last_error text, OUT last_error_at timestamptz,
 	OUT error_position text, OUT error_table text,
 	OUT pid integer, OUT slot_name text, OUT started_at timestamptz)
 RETURNS SETOF record
@@ -575,6 +585,7 @@ AS 'MODULE_PATHNAME', 'pgconduit_status'
 LANGUAGE C;
 
 -- One row per pipeline: what its worker is doing, or why it is not running.
+-- The columns are described in README.md (Monitoring).
 CREATE VIEW pgconduit.status AS
 SELECT p.name AS pipeline,
 	   CASE WHEN s.name IS NOT NULL THEN s.state
@@ -584,21 +595,13 @@ SELECT p.name AS pipeline,
 	   coalesce(s.snapshot_rows_done, 0) AS snapshot_rows_done,
 	   coalesce(s.snapshot_rows_total, 0) AS snapshot_rows_total,
 	   s.received_position, s.applied_position,
-	   s.received_lsn, s.applied_lsn,
-	   CASE WHEN s.source_lsn > s.applied_lsn
-			THEN pg_catalog.pg_wal_lsn_diff(s.source_lsn, s.applied_lsn)
-			ELSE 0 END AS lag_bytes,
-	   CASE WHEN s.source_lsn > s.applied_lsn AND s.applied_commit_time IS NOT NULL
-			THEN extract(epoch FROM pg_catalog.now() - s.applied_commit_time)
-			ELSE 0 END AS lag_seconds,
+	   s.received_lsn, s.applied_lsn, s.source_lsn,
+	   s.lag_bytes, s.lag_seconds, s.retained_bytes,
 	   coalesce(s.records_read, 0) AS records_read,
 	   coalesce(s.records_written, 0) AS records_written,
 	   coalesce(s.errors, 0) AS errors,
 	   coalesce(s.dead_letters, 0) AS dead_letters,
-	   CASE WHEN s.name IS NULL AND p.enabled
-			THEN 'no free pipeline slot or not started yet: see pgconduit.max_pipelines'
-			ELSE s.last_error END AS last_error,
-	   s.last_error_time, s.error_position, s.error_table,
+	   s.last_error, s.last_error_at, s.error_position, s.error_table,
 	   s.pid, coalesce(s.slot_name, src.config->>'slot_name') AS slot_name,
 	   s.started_at
   FROM pgconduit.pipeline p

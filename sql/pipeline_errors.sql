@@ -104,6 +104,10 @@ ALTER TABLE pe_strict DROP CONSTRAINT pe_strict_v_check;
 SELECT pgconduit.start_pipeline('pe9');
 SELECT pgconduit.wait_for_pipeline('pe9');
 SELECT * FROM pe_strict ORDER BY id;
+-- running again, it keeps the error as history: from before this run
+SELECT state, split_part(last_error, E'\n', 1) LIKE 'destination rejected the record%' AS kept,
+	   last_error_at < started_at AS before_this_run, errors, error_position
+  FROM pgconduit.status WHERE pipeline = 'pe9';
 SELECT pgconduit.drop_pipeline('pe9');
 
 -- with on_error = dead_letter the record is set aside and the rest goes on

@@ -11,8 +11,12 @@
  * reads pgconduit.pipeline, if the extension is there, and starts a
  * dynamic pipeline worker (worker.c) for each enabled pipeline that has
  * none, and stops those whose pipeline was disabled or dropped.  Failed
- * workers are retried with backoff when retrying can help.  The launcher
- * sleeps on its latch in between.
+ * workers are retried with backoff when retrying can help.  At most
+ * pgconduit.max_pipelines workers run at once; a pipeline past that waits
+ * (state waiting) and starts when a worker ends, which wakes the launcher.
+ * Every pgconduit.slot_check_interval the launcher also runs a slot check
+ * (check.c) in each database with a pipeline that has no worker, without
+ * waiting for it.  The launcher sleeps on its latch in between.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +50,11 @@
 
 PGDLLEXPORT void pgconduit_launcher_main(Datum main_arg);
 PGDLLEXPORT void pgconduit_scan_main(Datum main_arg);
+
+/* the launcher's slot checks: the one running, and the databases queued */
+static BackgroundWorkerHandle *pgc_check_handle = NULL;
+static List *pgc_check_queue = NIL;
+static TimestampTz pgc_next_check = 0;
 
 /* A pipeline as a scan reads it from the catalog */
 typedef struct PgcCatalogPipeline
@@ -135,9 +144,10 @@ pgc_run_scan(Oid dboid)
 }
 
 /*
- * The databases the launcher should scan now: those asked for, and those
- * with a pipeline whose worker ended and is due to start again.  Frees the
- * slots of workers that were stopped on purpose.  *timeout_ms is lowered
+ * The databases the launcher should scan now: those asked for, those with
+ * a pipeline whose worker ended and is due to start again, and those with
+ * a pipeline waiting for a worker, while one is free.  Marks the slots of
+ * workers that were stopped on purpose as stopped.  *timeout_ms is lowered
  * to the next retry that is not yet due.
  */
 static List *
@@ -145,6 +155,7 @@ pgc_launcher_due(bool *all, long *timeout_ms)
 {
 	List	   *dbs = NIL;
 	TimestampTz now = GetCurrentTimestamp();
+	int			free_workers;
 
 	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
 	*all = pgc_shared->rescan_all;
@@ -153,6 +164,7 @@ pgc_launcher_due(bool *all, long *timeout_ms)
 		dbs = list_append_unique_oid(dbs, pgc_shared->rescan[i]);
 	pgc_shared->nrescan = 0;
 
+	free_workers = pgc_shared->max_workers - pgc_running_workers();
 	for (int i = 0; i < pgc_shared->nslots; i++)
 	{
 		PgcSlot    *slot = &pgc_shared->slots[i];
@@ -168,10 +180,12 @@ pgc_launcher_due(bool *all, long *timeout_ms)
 		if (slot->pid == 0)
 		{
 			if (slot->stop_requested)
-				slot->in_use = false;
+				slot->state = PGC_STATE_STOPPED;
 			else if (slot->state == PGC_STATE_DONE ||
 					 (slot->state == PGC_STATE_FAILED && !slot->retry))
 				 /* waits for start_pipeline */ ;
+			else if (slot->state == PGC_STATE_WAITING)
+				due = (free_workers-- > 0);
 			else if (slot->retry_at <= now)
 				due = true;
 			else
@@ -189,6 +203,73 @@ pgc_launcher_due(bool *all, long *timeout_ms)
 	}
 	LWLockRelease(pgc_shared->lock);
 	return dbs;
+}
+
+/*
+ * Every pgconduit.slot_check_interval, queue a slot check of each database
+ * with a pipeline that has no worker; run the queued checks one at a time,
+ * without waiting for them (a source that does not answer must not hold up
+ * the launcher).  *timeout_ms is lowered to the next check.
+ */
+static void
+pgc_launcher_checks(long *timeout_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		secs;
+	int			usecs;
+
+	if (now >= pgc_next_check)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		LWLockAcquire(pgc_shared->lock, LW_SHARED);
+		for (int i = 0; i < pgc_shared->nslots; i++)
+		{
+			PgcSlot    *slot = &pgc_shared->slots[i];
+			pid_t		pid;
+
+			if (!slot->in_use)
+				continue;
+			SpinLockAcquire(&slot->mutex);
+			pid = slot->pid;
+			SpinLockRelease(&slot->mutex);
+			if (pid == 0)
+				pgc_check_queue = list_append_unique_oid(pgc_check_queue, slot->dboid);
+		}
+		LWLockRelease(pgc_shared->lock);
+		MemoryContextSwitchTo(old);
+		pgc_next_check = now + (int64) pgc_slot_check_interval * USECS_PER_SEC;
+	}
+	TimestampDifference(now, pgc_next_check, &secs, &usecs);
+	*timeout_ms = Min(*timeout_ms, secs * 1000 + usecs / 1000 + 1);
+
+	if (pgc_check_handle != NULL)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(pgc_check_handle, &pid) != BGWH_STOPPED)
+			return;
+		pfree(pgc_check_handle);
+		pgc_check_handle = NULL;
+	}
+	while (pgc_check_queue != NIL && pgc_check_handle == NULL)
+	{
+		BackgroundWorker w;
+		Oid			dboid = linitial_oid(pgc_check_queue);
+
+		pgc_check_queue = list_delete_first(pgc_check_queue);
+		pgc_worker_init(&w, "pgconduit_check_main", "pgconduit slot check");
+		snprintf(w.bgw_name, BGW_MAXLEN, "pgconduit slot check of database %u", dboid);
+		w.bgw_main_arg = ObjectIdGetDatum(dboid);
+		w.bgw_notify_pid = MyProcPid;
+		if (!RegisterDynamicBackgroundWorker(&w, &pgc_check_handle))
+		{
+			/* no worker process free: try at the next interval */
+			pgc_check_handle = NULL;
+			list_free(pgc_check_queue);
+			pgc_check_queue = NIL;
+		}
+	}
 }
 
 /* Free the slots of pipelines whose database is gone */
@@ -274,6 +355,8 @@ pgconduit_launcher_main(Datum main_arg)
 			SetLatch(MyLatch);
 		list_free(dbs);
 
+		pgc_launcher_checks(&timeout_ms);
+
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout_ms, PG_WAIT_EXTENSION);
 		/* absorb ProcSignalBarriers, which DROP DATABASE waits for */
@@ -293,6 +376,7 @@ pgc_start_worker(PgcSlot *slot)
 {
 	BackgroundWorker w;
 	int			index = slot - pgc_shared->slots;
+	TimestampTz now = GetCurrentTimestamp();
 
 	pgc_worker_init(&w, "pgconduit_worker_main", "pgconduit pipeline");
 	snprintf(w.bgw_name, BGW_MAXLEN, "pgconduit pipeline %s", slot->name);
@@ -302,7 +386,7 @@ pgc_start_worker(PgcSlot *slot)
 
 	SpinLockAcquire(&slot->mutex);
 	slot->pid = -1;
-	slot->launched_at = GetCurrentTimestamp();
+	slot->launched_at = now;
 	slot->stop_requested = false;
 	if (slot->state != PGC_STATE_FAILED)
 		slot->state = PGC_STATE_STARTING;
@@ -312,11 +396,10 @@ pgc_start_worker(PgcSlot *slot)
 	{
 		SpinLockAcquire(&slot->mutex);
 		slot->pid = 0;
-		pgc_slot_update_failure(slot, true);
+		pgc_slot_update_failure(slot, true, now);
 		strlcpy(slot->last_error,
 				"could not start a background worker: max_worker_processes is too low",
 				PGC_ERROR_LEN);
-		slot->last_error_time = GetCurrentTimestamp();
 		SpinLockRelease(&slot->mutex);
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -349,11 +432,23 @@ pgc_scan_catalog(void)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			PgcCatalogPipeline *p = MemoryContextAllocZero(cxt, sizeof(PgcCatalogPipeline));
+			PgcCatalogPipeline *p;
 			bool		isnull;
 			char	   *slot_name;
+			char	   *name = SPI_getvalue(tup, desc, 1);
 
-			strlcpy(p->name, SPI_getvalue(tup, desc, 1), NAMEDATALEN);
+			/* cut short, it would match no slot: never start it */
+			if (strlen(name) >= NAMEDATALEN)
+			{
+				ereport(WARNING,
+						(errcode(ERRCODE_NAME_TOO_LONG),
+						 errmsg("pgconduit pipeline \"%s\" cannot run: its name is longer than %d bytes",
+								name, NAMEDATALEN - 1),
+						 errhint("Drop the pipeline and create it again with a shorter name.")));
+				continue;
+			}
+			p = MemoryContextAllocZero(cxt, sizeof(PgcCatalogPipeline));
+			strlcpy(p->name, name, NAMEDATALEN);
 			p->enabled = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
 			p->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 			if (isnull)
@@ -373,8 +468,36 @@ pgc_scan_catalog(void)
 }
 
 /*
+ * A free slot for a pipeline's status; for an enabled pipeline, if none is
+ * free, the slot of a stopped pipeline, whose status is only history.
+ * Caller holds pgc_shared->lock exclusively.
+ */
+static PgcSlot *
+pgc_slot_claim(bool enabled)
+{
+	PgcSlot    *victim = NULL;
+
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *slot = &pgc_shared->slots[i];
+		bool		stopped;
+
+		if (!slot->in_use)
+			return slot;
+		if (!enabled || victim != NULL)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		stopped = (slot->pid == 0 && slot->stop_requested);
+		SpinLockRelease(&slot->mutex);
+		if (stopped)
+			victim = slot;
+	}
+	return victim;
+}
+
+/*
  * Scan worker: make the running workers of this database match its
- * enabled pipelines.
+ * enabled pipelines, and give every pipeline a status slot.
  */
 void
 pgconduit_scan_main(Datum main_arg)
@@ -384,6 +507,7 @@ pgconduit_scan_main(Datum main_arg)
 	ListCell   *lc;
 	TimestampTz now;
 	bool		warned = false;
+	int			running;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -394,11 +518,12 @@ pgconduit_scan_main(Datum main_arg)
 
 	LWLockAcquire(pgc_shared->lock, LW_EXCLUSIVE);
 
-	/* stop what is no longer wanted */
+	/* stop what is no longer wanted; forget what is gone */
 	for (int i = 0; i < pgc_shared->nslots; i++)
 	{
 		PgcSlot    *slot = &pgc_shared->slots[i];
-		bool		wanted = false;
+		PgcCatalogPipeline *found = NULL;
+		pid_t		pid;
 
 		if (!slot->in_use || slot->dboid != dboid)
 			continue;
@@ -406,60 +531,62 @@ pgconduit_scan_main(Datum main_arg)
 		{
 			PgcCatalogPipeline *p = lfirst(lc);
 
-			if (strcmp(p->name, slot->name) == 0 && p->enabled)
-				wanted = true;
+			if (strcmp(p->name, slot->name) == 0)
+				found = p;
 		}
-		if (wanted)
+		if (found != NULL && found->enabled)
 			continue;
 		SpinLockAcquire(&slot->mutex);
 		slot->stop_requested = true;
-		if (slot->pid > 0)
-			kill(slot->pid, SIGTERM);
-		else if (slot->pid == 0)
-			slot->in_use = false;
+		pid = slot->pid;
+		if (pid == 0)
+			slot->state = PGC_STATE_STOPPED;
 		SpinLockRelease(&slot->mutex);
+		if (pid > 0)
+			kill(pid, SIGTERM);
+		else if (pid == 0 && found == NULL)
+			slot->in_use = false;
 	}
 
-	/* start what is wanted and not running */
+	/* a status slot for every pipeline; start the enabled ones */
+	running = pgc_running_workers();
 	foreach(lc, pipelines)
 	{
 		PgcCatalogPipeline *p = lfirst(lc);
 		PgcSlot    *slot;
 		bool		start;
+		bool		waiting = false;
 
-		if (!p->enabled)
-			continue;
 		slot = pgc_slot_find(dboid, p->name);
 		if (slot == NULL)
 		{
-			for (int i = 0; i < pgc_shared->nslots && slot == NULL; i++)
-			{
-				if (pgc_shared->slots[i].in_use)
-					continue;
-				slot = &pgc_shared->slots[i];
-				SpinLockAcquire(&slot->mutex);
-				memset((char *) slot + offsetof(PgcSlot, pid), 0,
-					   sizeof(PgcSlot) - offsetof(PgcSlot, pid));
-				slot->state = PGC_STATE_STARTING;
-				SpinLockRelease(&slot->mutex);
-				slot->in_use = true;
-				slot->dboid = dboid;
-				strlcpy(slot->name, p->name, NAMEDATALEN);
-			}
+			slot = pgc_slot_claim(p->enabled);
 			if (slot == NULL)
 			{
-				if (!warned)
+				if (p->enabled && !warned)
 					ereport(WARNING,
 							(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-							 errmsg("pgconduit pipeline \"%s\" cannot start: all %d pipeline slots are in use",
+							 errmsg("pgconduit pipeline \"%s\" cannot start: all %d pipeline slots are in use by enabled pipelines",
 									p->name, pgc_shared->nslots),
-							 errhint("Raise pgconduit.max_pipelines and restart the server, or stop another pipeline.")));
-				warned = true;
+							 errhint("Stop or drop other pipelines, or raise pgconduit.max_pipelines and restart the server.")));
+				warned = warned || p->enabled;
 				continue;
 			}
+			SpinLockAcquire(&slot->mutex);
+			memset((char *) slot + offsetof(PgcSlot, pid), 0,
+				   sizeof(PgcSlot) - offsetof(PgcSlot, pid));
+			slot->state = p->enabled ? PGC_STATE_STARTING : PGC_STATE_STOPPED;
+			slot->stop_requested = !p->enabled;
+			slot->retained_bytes = -1;
+			SpinLockRelease(&slot->mutex);
+			slot->in_use = true;
+			slot->dboid = dboid;
+			strlcpy(slot->name, p->name, NAMEDATALEN);
 		}
 		strlcpy(slot->slot_name, p->slot_name, NAMEDATALEN);
 		slot->owner = p->owner;
+		if (!p->enabled)
+			continue;
 
 		SpinLockAcquire(&slot->mutex);
 		start = (slot->pid == 0 &&
@@ -468,26 +595,43 @@ pgconduit_scan_main(Datum main_arg)
 				 slot->retry_at <= now);
 		if (start && !OidIsValid(p->owner))
 		{
-			pgc_slot_update_failure(slot, false);
+			pgc_slot_update_failure(slot, false, now);
 			snprintf(slot->last_error, PGC_ERROR_LEN,
 					 "the owner of pipeline \"%s\" does not exist", p->name);
-			slot->last_error_time = now;
 			start = false;
 		}
 		else if (start && !p->owner_can_login)
 		{
 			/* the worker logs in as the owner, which would fail over and over */
-			pgc_slot_update_failure(slot, false);
+			pgc_slot_update_failure(slot, false, now);
 			snprintf(slot->last_error, PGC_ERROR_LEN,
 					 "the owner of pipeline \"%s\" is not permitted to log in\n"
 					 "HINT: The pipeline's worker runs as its owner: grant the role LOGIN, then run pgconduit.start_pipeline('%s').",
 					 p->name, p->name);
-			slot->last_error_time = now;
+			start = false;
+		}
+		else if (start && running >= pgc_shared->max_workers)
+		{
+			/* only running workers count; one ending wakes the launcher */
+			slot->state = PGC_STATE_WAITING;
+			waiting = true;
 			start = false;
 		}
 		SpinLockRelease(&slot->mutex);
+		if (waiting && !warned)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("pgconduit pipeline \"%s\" waits: all %d pipeline workers are running",
+							p->name, pgc_shared->max_workers),
+					 errhint("It starts when another pipeline's worker ends. Raise pgconduit.max_pipelines and restart the server to run more at once.")));
+			warned = true;
+		}
 		if (start)
+		{
 			pgc_start_worker(slot);
+			running++;
+		}
 	}
 	LWLockRelease(pgc_shared->lock);
 	proc_exit(0);

@@ -27,6 +27,8 @@ PG_MODULE_MAGIC;
 
 int			pgc_buffer_size = 10000;
 int			pgc_max_pipelines = 8;
+int			pgc_max_retained_wal = 1024;
+int			pgc_slot_check_interval = 60;
 bool		pgc_preloaded = false;
 
 PG_FUNCTION_INFO_V1(pgconduit_check_admin);
@@ -47,6 +49,24 @@ _PG_init(void)
 							10000, 1, 100000000,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgconduit.max_retained_wal",
+							"WAL a pipeline's replication slot may hold on its source before the server log warns.",
+							"-1 turns the warning off.",
+							&pgc_max_retained_wal,
+							1024, -1, MAX_KILOBYTES,
+							PGC_SIGHUP,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgconduit.slot_check_interval",
+							"How often the replication slots of pipelines without a running worker are measured.",
+							"A running worker measures its own slot every second.",
+							&pgc_slot_check_interval,
+							60, 1, 86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	/* a postmaster setting can only be defined while the server starts */

@@ -15,6 +15,8 @@
 /* GUCs, defined in pgconduit.c */
 extern int	pgc_buffer_size;
 extern int	pgc_max_pipelines;
+extern int	pgc_max_retained_wal;	/* MB; -1: no warning */
+extern int	pgc_slot_check_interval;	/* seconds */
 
 /* true when loaded through shared_preload_libraries */
 extern bool pgc_preloaded;

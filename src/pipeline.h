@@ -7,7 +7,13 @@
  * Locking: PgcShared->lock (an LWLock) guards which slots are in use and
  * for which pipeline, and the launcher's request fields.  Each slot's
  * mutex (a spinlock) guards its status fields, which only the slot's
- * worker writes while it runs; readers copy them under the mutex.
+ * worker writes while it runs (the slot check, check.c, while none runs);
+ * readers copy them under the mutex.
+ *
+ * There are more slots than pgconduit.max_pipelines: a slot also keeps the
+ * status of a pipeline that is stopped, failed or done, so that its last
+ * error and the WAL its replication slot holds stay visible.  Only slots
+ * with a worker (pid != 0) count against pgconduit.max_pipelines.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,13 +32,17 @@
 #define PGC_ERROR_LEN		1024
 #define PGC_MAX_RESCAN		64
 
+/* status slots: every running pipeline, and room for the others */
+#define PGC_NSLOTS(max_pipelines)	((max_pipelines) * 4 + 32)
+
 typedef enum PgcState
 {
 	PGC_STATE_STARTING,
 	PGC_STATE_RUNNING,
 	PGC_STATE_FAILED,
 	PGC_STATE_DONE,
-	PGC_STATE_STOPPED
+	PGC_STATE_STOPPED,
+	PGC_STATE_WAITING			/* enabled; every worker is busy */
 } PgcState;
 
 typedef enum PgcPhase
@@ -72,15 +82,19 @@ typedef struct PgcSlot
 	int64		dead_letters;
 	XLogRecPtr	received_lsn;	/* commit LSN of the last record received */
 	XLogRecPtr	applied_lsn;	/* commit LSN of the last record applied */
-	XLogRecPtr	source_lsn;		/* the source's WAL end, last heard */
-	XLogRecPtr	marker_lsn;		/* wait_for_pipeline markers applied */
-	TimestampTz applied_commit_time;
+	XLogRecPtr	source_lsn;		/* the source's flushed WAL, last learned */
+	TimestampTz source_lsn_at;	/* when it was measured */
+	XLogRecPtr	marker_lsn;		/* all source WAL before it is applied */
+	TimestampTz unapplied_commit_time;	/* oldest commit read, not applied */
+	TimestampTz caught_up_at;	/* source_lsn_at when nothing was unapplied */
+	int64		retained_bytes; /* WAL the replication slot holds, or -1 */
+	int64		retained_warned;	/* retained_bytes when last warned, or 0 */
 	char		received_position[PGC_POSITION_LEN + 1];
 	char		applied_position[PGC_POSITION_LEN + 1];
 	char		error_position[PGC_POSITION_LEN + 1];
 	char		error_table[2 * NAMEDATALEN + 8];
 	char		last_error[PGC_ERROR_LEN];
-	TimestampTz last_error_time;
+	TimestampTz last_error_at;	/* kept once the pipeline runs again */
 } PgcSlot;
 
 typedef struct PgcShared
@@ -88,6 +102,7 @@ typedef struct PgcShared
 	LWLock	   *lock;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
+	int			max_workers;	/* pgconduit.max_pipelines */
 	bool		rescan_all;
 	int			nrescan;
 	Oid			rescan[PGC_MAX_RESCAN];
@@ -105,7 +120,13 @@ extern void pgc_rescan_at_commit(void);
 extern void pgc_restart_at_commit(const char *name);
 extern void pgc_stop_workers(Oid dboid, const char *name, bool wait,
 							 bool mark_stop);
-extern void pgc_slot_update_failure(PgcSlot *slot, bool retry);
+extern void pgc_stop_at_commit(const char *name);
+extern void pgc_slot_update_failure(PgcSlot *slot, bool retry,
+									TimestampTz now);
+extern int	pgc_running_workers(void);
+extern void pgc_slot_note_retained(PgcSlot *slot, const char *name,
+								   XLogRecPtr flush, XLogRecPtr restart,
+								   XLogRecPtr confirmed);
 
 /* launcher.c */
 extern void pgc_launcher_register(void);
@@ -114,6 +135,6 @@ extern void pgc_start_worker(PgcSlot *slot);
 /* worker.c */
 extern void pgc_slot_set_error(PgcSlot *slot, const char *msg,
 							   const char *position, const char *table);
-extern char *pgc_pipeline_id(const char *name);
+extern char *pgc_pipeline_id(const char *name, const char *created);
 
 #endif							/* PGC_PIPELINE_H */

@@ -49,6 +49,7 @@ static bool pgc_xact_callback_registered = false;
 static bool pgc_pending_rescan = false;
 static List *pgc_pending_restarts = NIL;	/* pipeline names, in
 											 * TopMemoryContext */
+static List *pgc_pending_stops = NIL;	/* likewise */
 
 PG_FUNCTION_INFO_V1(pgconduit_pipeline_trigger);
 PG_FUNCTION_INFO_V1(pgconduit_status);
@@ -59,7 +60,7 @@ static Size
 pgc_shmem_size(void)
 {
 	return add_size(offsetof(PgcShared, slots),
-					mul_size(sizeof(PgcSlot), Max(pgc_max_pipelines, 1)));
+					mul_size(sizeof(PgcSlot), PGC_NSLOTS(pgc_max_pipelines)));
 }
 
 /* shmem_request_hook: reserve the shared state and its lock */
@@ -87,7 +88,8 @@ pgc_shmem_startup(void)
 	{
 		memset(pgc_shared, 0, pgc_shmem_size());
 		pgc_shared->lock = &(GetNamedLWLockTranche("pgconduit"))->lock;
-		pgc_shared->nslots = pgc_max_pipelines;
+		pgc_shared->nslots = PGC_NSLOTS(pgc_max_pipelines);
+		pgc_shared->max_workers = pgc_max_pipelines;
 		for (int i = 0; i < pgc_shared->nslots; i++)
 			SpinLockInit(&pgc_shared->slots[i].mutex);
 	}
@@ -110,6 +112,31 @@ pgc_slot_find(Oid dboid, const char *name)
 			return slot;
 	}
 	return NULL;
+}
+
+/*
+ * How many pipeline workers run or are being started, in all databases:
+ * what pgconduit.max_pipelines bounds.  Caller holds pgc_shared->lock.
+ */
+int
+pgc_running_workers(void)
+{
+	int			running = 0;
+
+	for (int i = 0; i < pgc_shared->nslots; i++)
+	{
+		PgcSlot    *slot = &pgc_shared->slots[i];
+		pid_t		pid;
+
+		if (!slot->in_use)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		pid = slot->pid;
+		SpinLockRelease(&slot->mutex);
+		if (pid != 0)
+			running++;
+	}
+	return running;
 }
 
 /* Ask the launcher to reconcile database dboid's workers with its catalog */
@@ -137,9 +164,12 @@ pgc_request_rescan(Oid dboid)
 }
 
 /*
- * At the end of the transaction: clear the failure of pipelines that
- * start_pipeline() (re)enabled, so they start at once, then wake the
- * launcher.  On abort the rescan still happens: a worker that a rolled
+ * At the end of the transaction: signal the workers of pipelines that were
+ * stopped or dropped, at once, so that a start that follows cannot find
+ * the old worker still running with the old configuration; then clear the
+ * failure of pipelines that start_pipeline() (re)enabled, so they start at
+ * once, and wake the launcher.  A pipeline both stopped and started gets a
+ * new worker.  On abort the rescan still happens: a worker that a rolled
  * back drop stopped is started again.
  */
 static void
@@ -152,6 +182,8 @@ pgc_xact_callback(XactEvent event, void *arg)
 		return;
 	if (event == XACT_EVENT_COMMIT && pgc_shared != NULL)
 	{
+		foreach(lc, pgc_pending_stops)
+			pgc_stop_workers(MyDatabaseId, lfirst(lc), false, true);
 		LWLockAcquire(pgc_shared->lock, LW_SHARED);
 		foreach(lc, pgc_pending_restarts)
 		{
@@ -172,6 +204,8 @@ pgc_xact_callback(XactEvent event, void *arg)
 	}
 	list_free_deep(pgc_pending_restarts);
 	pgc_pending_restarts = NIL;
+	list_free_deep(pgc_pending_stops);
+	pgc_pending_stops = NIL;
 	if (pgc_pending_rescan)
 		pgc_request_rescan(MyDatabaseId);
 	pgc_pending_rescan = false;
@@ -196,6 +230,17 @@ pgc_restart_at_commit(const char *name)
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 	pgc_pending_restarts = lappend(pgc_pending_restarts, pstrdup(name));
+	MemoryContextSwitchTo(old);
+	pgc_rescan_at_commit();
+}
+
+/* Stop pipeline name's worker at once if the transaction commits */
+void
+pgc_stop_at_commit(const char *name)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	pgc_pending_stops = lappend(pgc_pending_stops, pstrdup(name));
 	MemoryContextSwitchTo(old);
 	pgc_rescan_at_commit();
 }
@@ -254,11 +299,12 @@ pgc_stop_workers(Oid dboid, const char *name, bool wait, bool mark_stop)
 }
 
 /*
- * Record a failure in slot: with retry, schedule the next attempt with
- * exponential backoff (1 s doubling to 60 s).  Caller holds the mutex.
+ * Record a failure in slot at time now: with retry, schedule the next
+ * attempt with exponential backoff (1 s doubling to 60 s).  Caller holds
+ * the mutex.
  */
 void
-pgc_slot_update_failure(PgcSlot *slot, bool retry)
+pgc_slot_update_failure(PgcSlot *slot, bool retry, TimestampTz now)
 {
 	int			delay;
 
@@ -267,7 +313,59 @@ pgc_slot_update_failure(PgcSlot *slot, bool retry)
 	slot->errors++;
 	slot->failures++;
 	delay = 1 << Min(slot->failures - 1, 6);
-	slot->retry_at = GetCurrentTimestamp() + (int64) Min(delay, 60) * USECS_PER_SEC;
+	slot->retry_at = now + (int64) Min(delay, 60) * USECS_PER_SEC;
+	slot->last_error_at = now;
+}
+
+/*
+ * Record a measurement of a pipeline's replication slot on its source: the
+ * source's flushed WAL, the slot's restart_lsn (invalid if the slot is
+ * missing) and confirmed_flush_lsn (invalid if unknown).  The WAL the slot
+ * holds is flush - restart_lsn.  Warn in the server log when that passes
+ * pgconduit.max_retained_wal, and again each time it has doubled since.
+ */
+void
+pgc_slot_note_retained(PgcSlot *slot, const char *name, XLogRecPtr flush,
+					   XLogRecPtr restart, XLogRecPtr confirmed)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		limit = (int64) pgc_max_retained_wal * 1024 * 1024;
+	int64		retained = -1;
+	bool		warn = false;
+	char		slot_name[NAMEDATALEN];
+
+	if (restart != InvalidXLogRecPtr)
+		retained = flush > restart ? (int64) (flush - restart) : 0;
+
+	SpinLockAcquire(&slot->mutex);
+	slot->source_lsn = Max(slot->source_lsn, flush);
+	slot->source_lsn_at = now;
+	slot->marker_lsn = Max(slot->marker_lsn, confirmed);
+	slot->retained_bytes = retained;
+	if (pgc_max_retained_wal >= 0 && retained > limit)
+	{
+		if (slot->retained_warned == 0 || retained >= 2 * slot->retained_warned)
+		{
+			slot->retained_warned = retained;
+			warn = true;
+		}
+	}
+	else
+		slot->retained_warned = 0;
+	SpinLockRelease(&slot->mutex);
+
+	if (!warn)
+		return;
+	strlcpy(slot_name, slot->slot_name, NAMEDATALEN);
+	ereport(WARNING,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("replication slot \"%s\" of pgconduit pipeline \"%s\" retains %s of WAL on its source",
+					slot_name, name,
+					text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty,
+																	   Int64GetDatum(retained))))),
+			 errdetail("The source keeps its WAL from the slot's restart_lsn on; pgconduit.max_retained_wal is %d MB.",
+					   pgc_max_retained_wal),
+			 errhint("Start the pipeline so that it catches up, or drop it with pgconduit.drop_pipeline() to release the WAL.")));
 }
 
 /*
@@ -352,6 +450,9 @@ pgconduit_pipeline_trigger(PG_FUNCTION_ARGS)
 		if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) && !isnull &&
 			DatumGetBool(enabled))
 			pgc_restart_at_commit(SPI_getvalue(tuple, desc, SPI_fnumber(desc, "name")));
+		else if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+			pgc_stop_at_commit(SPI_getvalue(trigdata->tg_trigtuple, desc,
+											SPI_fnumber(desc, "name")));
 		else
 			pgc_rescan_at_commit();
 	}
@@ -374,6 +475,8 @@ pgc_state_name(PgcState state)
 			return "done";
 		case PGC_STATE_STOPPED:
 			return "stopped";
+		case PGC_STATE_WAITING:
+			return "waiting";
 	}
 	return "unknown";
 }
@@ -396,6 +499,37 @@ pgc_phase_name(PgcPhase phase)
 }
 
 /*
+ * How far slot c is behind its source: *lag_bytes from what it has applied
+ * to the source's flushed WAL, and *lag_seconds, the age of the oldest
+ * source commit not applied -- of the oldest one read, or while none is
+ * read yet, the time since the pipeline was last caught up (an upper
+ * bound).  False when unknown: no position measured yet.
+ */
+static bool
+pgc_slot_lag(PgcSlot *c, TimestampTz now, int64 *lag_bytes,
+			 double *lag_seconds, bool *seconds_null)
+{
+	TimestampTz since = 0;
+
+	if (c->source_lsn == InvalidXLogRecPtr || c->marker_lsn == InvalidXLogRecPtr)
+		return false;
+	*lag_bytes = c->source_lsn > c->marker_lsn ? (int64) (c->source_lsn - c->marker_lsn) : 0;
+	*lag_seconds = 0;
+	*seconds_null = false;
+	if (*lag_bytes == 0)
+		return true;
+	if (c->unapplied_commit_time != 0)
+		since = c->unapplied_commit_time;
+	else if (c->caught_up_at != 0)
+		since = c->caught_up_at;
+	if (since == 0)
+		*seconds_null = true;
+	else
+		*lag_seconds = Max(now - since, 0) / (double) USECS_PER_SEC;
+	return true;
+}
+
+/*
  * SQL: pgconduit._status(): the shared status of this database's pipeline
  * slots; the view pgconduit.status joins it with the catalog.
  */
@@ -403,6 +537,7 @@ Datum
 pgconduit_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz now = GetCurrentTimestamp();
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (pgc_shared == NULL)
@@ -413,15 +548,20 @@ pgconduit_status(PG_FUNCTION_ARGS)
 	{
 		PgcSlot    *s = &pgc_shared->slots[i];
 		PgcSlot		c;
-		Datum		v[22];
-		bool		n[22];
+		Datum		v[24];
+		bool		n[24];
 		int			k = 0;
+		int64		lag_bytes = 0;
+		double		lag_seconds = 0;
+		bool		seconds_null = true;
+		bool		lag_known;
 
 		if (!s->in_use || s->dboid != MyDatabaseId)
 			continue;
 		SpinLockAcquire(&s->mutex);
 		memcpy(&c, s, sizeof(PgcSlot));
 		SpinLockRelease(&s->mutex);
+		lag_known = pgc_slot_lag(&c, now, &lag_bytes, &lag_seconds, &seconds_null);
 
 		memset(n, 0, sizeof(n));
 		v[k++] = CStringGetTextDatum(c.name);
@@ -439,16 +579,20 @@ pgconduit_status(PG_FUNCTION_ARGS)
 		v[k++] = LSNGetDatum(c.applied_lsn);
 		n[k] = (c.source_lsn == InvalidXLogRecPtr);
 		v[k++] = LSNGetDatum(c.source_lsn);
-		n[k] = (c.applied_commit_time == 0);
-		v[k++] = TimestampTzGetDatum(c.applied_commit_time);
+		n[k] = !lag_known;
+		v[k++] = Int64GetDatum(lag_bytes);
+		n[k] = !lag_known || seconds_null;
+		v[k++] = Float8GetDatum(lag_seconds);
+		n[k] = (c.retained_bytes < 0 || c.source_lsn_at == 0);
+		v[k++] = Int64GetDatum(c.retained_bytes);
 		v[k++] = Int64GetDatum(c.records_read);
 		v[k++] = Int64GetDatum(c.records_written);
 		v[k++] = Int64GetDatum(c.errors);
 		v[k++] = Int64GetDatum(c.dead_letters);
 		n[k] = (c.last_error[0] == '\0');
 		v[k++] = CStringGetTextDatum(c.last_error);
-		n[k] = (c.last_error_time == 0);
-		v[k++] = TimestampTzGetDatum(c.last_error_time);
+		n[k] = (c.last_error_at == 0);
+		v[k++] = TimestampTzGetDatum(c.last_error_at);
 		n[k] = (c.error_position[0] == '\0');
 		v[k++] = CStringGetTextDatum(c.error_position);
 		n[k] = (c.error_table[0] == '\0');
@@ -458,7 +602,7 @@ pgconduit_status(PG_FUNCTION_ARGS)
 		v[k++] = CStringGetTextDatum(c.slot_name);
 		n[k] = (c.started_at == 0);
 		v[k++] = TimestampTzGetDatum(c.started_at);
-		Assert(k == 22);
+		Assert(k == 24);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
 	}
 	LWLockRelease(pgc_shared->lock);

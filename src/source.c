@@ -38,6 +38,9 @@
 /* How often the worker reports its position to the walsender anyway */
 #define PGC_FEEDBACK_INTERVAL_MS	1000
 
+/* How often it measures the source's WAL position and its slot */
+#define PGC_MEASURE_INTERVAL_MS		1000
+
 /* How long the worker lets records gather while the destination is busy */
 #define PGC_GATHER_MS	1
 
@@ -1038,14 +1041,63 @@ typedef struct PgcStream
 	XLogRecPtr	confirmed;		/* told the walsender: applied before this */
 	XLogRecPtr	pending_complete;	/* what the batch in flight completes */
 	XLogRecPtr	pending_lsn;	/* commit LSN of its last record */
-	TimestampTz pending_commit_time;
 	TimestampTz last_feedback;
 	/* what the records read so far say */
-	XLogRecPtr	complete;		/* commit+1 of the last whole transaction */
+	XLogRecPtr	complete;		/* end of the last whole transaction */
 	XLogRecPtr	pending_marker; /* LSN of a wait marker read */
 	bool		in_txn;			/* inside a transaction's records */
 	TimestampTz commit_time;	/* of the transaction being read */
+	/* for the lag: where the source is, and the oldest commit not applied */
+	XLogRecPtr	source_lsn;		/* measured, or read in the stream */
+	TimestampTz next_measure;
+	TimestampTz fill_first_time;	/* commit time of the batch's first record */
+	TimestampTz pending_first_time; /* the same of the batch in flight */
 } PgcStream;
+
+/*
+ * Measure the source's flushed WAL and the pipeline's slot (which warns in
+ * the server log when the slot holds too much WAL), once a second.
+ */
+static void
+pgc_stream_measure(PgcWorker *w, PgcStream *st)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	XLogRecPtr	flush;
+	XLogRecPtr	restart;
+	XLogRecPtr	confirmed;
+
+	if (now < st->next_measure)
+		return;
+	pgc_measure_slot(w->source, w->src->slot_name, &flush, &restart, &confirmed);
+	st->source_lsn = Max(st->source_lsn, flush);
+	st->next_measure = now + PGC_MEASURE_INTERVAL_MS * 1000;
+	pgc_slot_note_retained(w->slot, w->name, flush, restart, InvalidXLogRecPtr);
+}
+
+/*
+ * Show how far the pipeline is behind: the source's position, and the
+ * commit time of the oldest transaction read and not applied (the batch
+ * in flight, else the one being filled, else the transaction being read).
+ */
+static void
+pgc_stream_publish(PgcWorker *w, PgcStream *st)
+{
+	TimestampTz oldest = 0;
+
+	if (w->batch_pending)
+		oldest = st->pending_first_time;
+	else if (w->nbatch > 0)
+		oldest = st->fill_first_time;
+	else if (st->in_txn)
+		oldest = st->commit_time;
+
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->unapplied_commit_time = oldest;
+	w->slot->source_lsn = Max(w->slot->source_lsn, st->source_lsn);
+	if (oldest == 0 && w->slot->marker_lsn >= w->slot->source_lsn)
+		w->slot->caught_up_at = w->slot->source_lsn_at;
+	SpinLockRelease(&w->slot->mutex);
+}
 
 /*
  * Has the destination answered the batch in flight (or is there none)?
@@ -1068,10 +1120,32 @@ pgc_stream_finish(PgcWorker *w, PgcStream *st)
 {
 	if (!w->batch_pending)
 		return;
+
+	/*
+	 * While the destination works (or waits for a lock), go on measuring
+	 * the source, so the lag grows as it should, and keep the walsender
+	 * from timing out.
+	 */
+	while (PQisBusy(w->dest))
+	{
+		long		wait_ms = Max((st->next_measure - GetCurrentTimestamp()) / 1000, 1);
+
+		pgc_pq_wait(w->dest, WL_SOCKET_READABLE, wait_ms);
+		if (!PQconsumeInput(w->dest))
+			pgc_pq_raise(w->dest, NULL, "destination");
+		if (PQisBusy(w->dest) && GetCurrentTimestamp() >= st->next_measure)
+		{
+			pgc_stream_measure(w, st);
+			pgc_stream_publish(w, st);
+			pgc_send_feedback(w, st->confirmed, false);
+			st->last_feedback = GetCurrentTimestamp();
+		}
+	}
 	pgc_batch_finish(w);
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->applied_lsn = Max(w->slot->applied_lsn, st->pending_lsn);
-	w->slot->applied_commit_time = st->pending_commit_time;
+	/* every transaction the batch completes is applied */
+	w->slot->marker_lsn = Max(w->slot->marker_lsn, st->pending_complete);
 	SpinLockRelease(&w->slot->mutex);
 	if (st->pending_complete > st->confirmed)
 	{
@@ -1096,6 +1170,7 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 	if (len < 13 + PGC_POSITION_LEN + 20)
 		elog(ERROR, "unexpected record from pgconduit_output: %.*s", len, rec);
 	commit = pgc_parse_hex16(pos);
+	st->source_lsn = Max(st->source_lsn, commit + 1);
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->received_lsn = commit;
 	memcpy(w->slot->received_position, pos, PGC_POSITION_LEN);
@@ -1114,8 +1189,17 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 	}
 	else if (strncmp(op, "commit", 6) == 0)
 	{
+		char		lsn[32];
+		uint32		hi,
+					lo;
+
 		st->in_txn = false;
 		st->complete = commit + 1;
+		/* the end of the commit record, where the next WAL begins */
+		if (pgc_record_field(rec, "\"postgres.lsn\":\"", lsn, sizeof(lsn)) &&
+			sscanf(lsn, "%X/%X", &hi, &lo) == 2)
+			st->complete = Max(st->complete, ((uint64) hi << 32) | lo);
+		st->source_lsn = Max(st->source_lsn, st->complete);
 	}
 	else if (strncmp(op, "message", 7) == 0)
 	{
@@ -1129,6 +1213,8 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 	}
 	else if (strncmp(pos, w->position, PGC_POSITION_LEN) > 0)
 	{
+		if (w->nbatch == 0)
+			st->fill_first_time = st->commit_time;
 		pgc_batch_add(w, rec, len, pos);
 		SpinLockAcquire(&w->slot->mutex);
 		w->slot->records_read++;
@@ -1294,7 +1380,7 @@ pgc_source_stream(PgcWorker *w)
 			pgc_batch_seal(w);
 			pgc_stream_finish(w, &st);
 			st.pending_complete = st.complete;
-			st.pending_commit_time = st.commit_time;
+			st.pending_first_time = st.fill_first_time;
 			st.pending_lsn = pgc_parse_hex16(w->batch_last);
 			pgc_batch_send(w, "cdc");
 			dest_idle = false;
@@ -1338,10 +1424,12 @@ pgc_source_stream(PgcWorker *w)
 		if (TimestampDifferenceExceeds(st.last_feedback, GetCurrentTimestamp(),
 									   PGC_FEEDBACK_INTERVAL_MS))
 		{
-			/* ask for a keepalive too, to learn where the source is */
+			/* ask for a keepalive too, to learn where the walsender is */
 			pgc_send_feedback(w, st.confirmed, true);
 			st.last_feedback = GetCurrentTimestamp();
 		}
+		pgc_stream_measure(w, &st);
+		pgc_stream_publish(w, &st);
 
 		/*
 		 * Learn which sockets have something.  With nothing read, wait for

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * wait.c
- *	  SQL functions that reach a pipeline's source from a session:
- *	  wait_for_pipeline() and the slot cleanup of drop_pipeline().
+ *	  SQL functions that reach a pipeline's source or destination from a
+ *	  session: wait_for_pipeline(), and the cleanup of drop_pipeline() --
+ *	  the slot and publication on the source, the progress row on the
+ *	  destination.
  *
  * wait_for_pipeline() commits a logical decoding message on the source
  * (prefix pgconduit.wait) and waits until the worker reports, through its
@@ -29,6 +31,7 @@
 
 PG_FUNCTION_INFO_V1(pgconduit_wait_for_pipeline);
 PG_FUNCTION_INFO_V1(pgconduit_drop_source_objects);
+PG_FUNCTION_INFO_V1(pgconduit_drop_destination_progress);
 
 /* The source config of pipeline name; ERROR if there is no such pipeline */
 static PgcSourceConfig *
@@ -272,5 +275,110 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	PQfinish(conn);
+	PG_RETURN_VOID();
+}
+
+/*
+ * SQL: pgconduit._drop_destination_progress(pipeline): delete the
+ * pipeline's row of pgconduit.progress in its destination database, which
+ * nothing else would ever read again.  A destination that cannot be
+ * reached, or refuses, only gives a NOTICE with the statement to run
+ * there later: it must not keep the pipeline from being dropped, and a
+ * pipeline that never ran has no row there.
+ */
+Datum
+pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	PgcDestinationConfig *dst = NULL;
+	char	   *id = NULL;
+	char	   *by_hand;
+	PGconn	   *conn;
+	char	   *err = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	pgc_check_admin();
+	SPI_connect();
+	args[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT d.config, extract(epoch FROM p.created_at)::numeric::text"
+							  "  FROM pgconduit.pipeline p"
+							  "  JOIN pgconduit.connector d ON d.name = p.destination"
+							  " WHERE p.name = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline \"%s\"", name);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		config = SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *created = SPI_getvalue(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		if (!isnull && created != NULL)
+		{
+			dst = pgc_destination_config_parse(name, DatumGetJsonbPCopy(config));
+			id = pgc_pipeline_id(name, created);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (dst == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pipeline \"%s\" does not exist", name)));
+
+	by_hand = psprintf("DELETE FROM pgconduit.progress WHERE pipeline_id = %s",
+					   quote_literal_cstr(id));
+	conn = pgc_pq_try_connect(dst->url, false, "pgconduit drop_pipeline",
+							  false, &err);
+	if (conn == NULL)
+	{
+		ereport(NOTICE,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to the destination of pipeline \"%s\" to delete its progress",
+						name),
+				 errdetail_internal("%s", err),
+				 errhint("Run %s in the destination database once it is reachable.", by_hand)));
+		PG_RETURN_VOID();
+	}
+	if (!superuser() && !PQconnectionUsedPassword(conn))
+	{
+		PQfinish(conn);
+		ereport(NOTICE,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("could not delete the progress of pipeline \"%s\" in its destination: the connection did not use a password",
+						name),
+				 errhint("Run %s in the destination database.", by_hand)));
+		PG_RETURN_VOID();
+	}
+	PG_TRY();
+	{
+		const char *params[1] = {id};
+		PGresult   *res;
+		PGresult   *next;
+
+		/* waits on the latch, so the drop can be cancelled meanwhile */
+		pgc_pq_send(conn, "destination",
+					"DELETE FROM pgconduit.progress"
+					" WHERE pipeline_id OPERATOR(pg_catalog.=) $1",
+					1, params);
+		res = pgc_pq_get_result(conn, "destination");
+		while ((next = pgc_pq_get_result(conn, "destination")) != NULL)
+			PQclear(next);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			ereport(NOTICE,
+					(errmsg("could not delete the progress of pipeline \"%s\" in its destination: %s",
+							name, pchomp(PQresultErrorMessage(res))),
+					 errhint("Run %s in the destination database.", by_hand)));
+		PQclear(res);
+	}
+	PG_FINALLY();
+	{
+		PQfinish(conn);
+	}
+	PG_END_TRY();
 	PG_RETURN_VOID();
 }

@@ -57,24 +57,41 @@ pgc_status_phase(PgcWorker *w, PgcState state, PgcPhase phase)
 }
 
 /*
- * On exit: the slot has no worker any more.  A worker that ends without
- * recording why (killed, or the server stopping) is started again soon.
+ * On exit: the slot has no worker any more.  A worker stopped on purpose
+ * is stopped; one that ends without recording why (killed, or the server
+ * stopping) is started again soon.  The launcher hears of the exit, and
+ * may start a pipeline that waits for a worker.
  */
 static void
 pgc_worker_exit(int code, Datum arg)
 {
 	PgcSlot    *slot = pgc_my_slot;
+	TimestampTz now = GetCurrentTimestamp();
 
 	if (slot == NULL)
 		return;
 	SpinLockAcquire(&slot->mutex);
 	slot->pid = 0;
-	if (slot->state == PGC_STATE_RUNNING || slot->state == PGC_STATE_STARTING)
+	if (slot->stop_requested)
+		slot->state = PGC_STATE_STOPPED;
+	else if (slot->state == PGC_STATE_RUNNING || slot->state == PGC_STATE_STARTING)
 	{
 		slot->state = PGC_STATE_STARTING;
-		slot->retry_at = GetCurrentTimestamp() + USECS_PER_SEC;
+		slot->retry_at = now + USECS_PER_SEC;
 	}
 	SpinLockRelease(&slot->mutex);
+}
+
+/*
+ * The pipeline's key in the destination's pgconduit.progress: this server,
+ * this database, the name and the creation time (created, the epoch as
+ * text), so that a pipeline created again under the same name starts over.
+ */
+char *
+pgc_pipeline_id(const char *name, const char *created)
+{
+	return psprintf(UINT64_FORMAT ":%u:%s:%s", GetSystemIdentifier(),
+					MyDatabaseId, name, created);
 }
 
 /* Load the pipeline's connectors; false if it is gone or disabled */
@@ -109,9 +126,7 @@ pgc_load_pipeline(PgcWorker *w)
 										 DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 1, &isnull)));
 		w->dst = pgc_destination_config_parse(w->name,
 											  DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull)));
-		w->pipeline_id = psprintf(UINT64_FORMAT ":%u:%s:%s",
-								  GetSystemIdentifier(), MyDatabaseId,
-								  w->name, SPI_getvalue(tup, desc, 3));
+		w->pipeline_id = pgc_pipeline_id(w->name, SPI_getvalue(tup, desc, 3));
 		MemoryContextSwitchTo(old);
 		found = true;
 	}
@@ -501,6 +516,7 @@ pgc_record_error(PgcSlot *slot, ErrorData *edata)
 	StringInfoData buf;
 	int			class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 	bool		retry;
+	TimestampTz now;
 
 	retry = (class == ERRCODE_CONNECTION_EXCEPTION ||
 			 class == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ||
@@ -522,10 +538,10 @@ pgc_record_error(PgcSlot *slot, ErrorData *edata)
 	if (edata->context)
 		appendStringInfo(&buf, "\nCONTEXT: %s", edata->context);
 
+	now = GetCurrentTimestamp();
 	SpinLockAcquire(&slot->mutex);
-	pgc_slot_update_failure(slot, retry);
+	pgc_slot_update_failure(slot, retry, now);
 	strlcpy(slot->last_error, buf.data, PGC_ERROR_LEN);
-	slot->last_error_time = GetCurrentTimestamp();
 	SpinLockRelease(&slot->mutex);
 }
 
@@ -536,14 +552,18 @@ pgconduit_worker_main(Datum main_arg)
 	PgcWorker  *w;
 	PgcSlot    *slot = &pgc_shared->slots[DatumGetInt32(main_arg)];
 	MemoryContext cxt;
+	TimestampTz now = GetCurrentTimestamp();
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	/*
+	 * What was applied stays applied: marker_lsn is kept, so the lag stays
+	 * known while the worker starts.  The last error stays as history.
+	 */
 	SpinLockAcquire(&slot->mutex);
 	slot->pid = MyProcPid;
-	slot->started_at = GetCurrentTimestamp();
-	slot->marker_lsn = InvalidXLogRecPtr;
+	slot->started_at = now;
 	slot->error_position[0] = '\0';
 	slot->error_table[0] = '\0';
 	SpinLockRelease(&slot->mutex);

@@ -84,6 +84,11 @@ extern void pgc_set_progress(PgcWorker *w, const char *phase,
 extern void pgc_record_source_table(PgcWorker *w);
 extern void pgc_status_phase(PgcWorker *w, PgcState state, PgcPhase phase);
 
+/* check.c */
+extern void pgc_measure_slot(PGconn *conn, const char *slot_name,
+							 XLogRecPtr *flush, XLogRecPtr *restart,
+							 XLogRecPtr *confirmed);
+
 /* source.c */
 extern void pgc_source_prepare(PgcWorker *w);
 extern void pgc_source_check_table(PgcWorker *w);
