@@ -341,6 +341,8 @@ pgc_slot_note_retained(PgcSlot *slot, const char *name, XLogRecPtr flush,
 	slot->source_lsn = Max(slot->source_lsn, flush);
 	slot->source_lsn_at = now;
 	slot->marker_lsn = Max(slot->marker_lsn, confirmed);
+	if (slot->marker_lsn >= flush)
+		slot->caught_up_at = now;
 	slot->retained_bytes = retained;
 	if (pgc_max_retained_wal >= 0 && retained > limit)
 	{

@@ -41,6 +41,9 @@
 /* How often it measures the source's WAL position and its slot */
 #define PGC_MEASURE_INTERVAL_MS		1000
 
+/* How many measurements it remembers, to know when it had caught up */
+#define PGC_MEASURES	16
+
 /* How long the worker lets records gather while the destination is busy */
 #define PGC_GATHER_MS	1
 
@@ -1050,6 +1053,9 @@ typedef struct PgcStream
 	/* for the lag: where the source is, and the oldest commit not applied */
 	XLogRecPtr	source_lsn;		/* measured, or read in the stream */
 	TimestampTz next_measure;
+	XLogRecPtr	measured_lsn[PGC_MEASURES]; /* the last measurements */
+	TimestampTz measured_at[PGC_MEASURES];
+	int			nmeasured;
 	TimestampTz fill_first_time;	/* commit time of the batch's first record */
 	TimestampTz pending_first_time; /* the same of the batch in flight */
 } PgcStream;
@@ -1071,18 +1077,27 @@ pgc_stream_measure(PgcWorker *w, PgcStream *st)
 	pgc_measure_slot(w->source, w->src->slot_name, &flush, &restart, &confirmed);
 	st->source_lsn = Max(st->source_lsn, flush);
 	st->next_measure = now + PGC_MEASURE_INTERVAL_MS * 1000;
+	st->measured_lsn[st->nmeasured % PGC_MEASURES] = flush;
+	st->measured_at[st->nmeasured % PGC_MEASURES] = now;
+	st->nmeasured++;
 	pgc_slot_note_retained(w->slot, w->name, flush, restart, InvalidXLogRecPtr);
 }
 
 /*
- * Show how far the pipeline is behind: the source's position, and the
- * commit time of the oldest transaction read and not applied (the batch
- * in flight, else the one being filled, else the transaction being read).
+ * Show how far the pipeline is behind: the source's position; the commit
+ * time of the oldest transaction read and not applied (the batch in
+ * flight, else the one being filled, else the transaction being read);
+ * and when it was last caught up: the time of the latest measurement of
+ * the source that everything applied has reached.  (The walsender reads
+ * the source's WAL some time after it is flushed, so that is often not
+ * the latest measurement.)  Only this worker writes marker_lsn.
  */
 static void
 pgc_stream_publish(PgcWorker *w, PgcStream *st)
 {
 	TimestampTz oldest = 0;
+	TimestampTz caught = 0;
+	XLogRecPtr	marker;
 
 	if (w->batch_pending)
 		oldest = st->pending_first_time;
@@ -1092,10 +1107,16 @@ pgc_stream_publish(PgcWorker *w, PgcStream *st)
 		oldest = st->commit_time;
 
 	SpinLockAcquire(&w->slot->mutex);
+	marker = w->slot->marker_lsn;
+	SpinLockRelease(&w->slot->mutex);
+	for (int i = 0; i < Min(st->nmeasured, PGC_MEASURES); i++)
+		if (marker >= st->measured_lsn[i])
+			caught = Max(caught, st->measured_at[i]);
+
+	SpinLockAcquire(&w->slot->mutex);
 	w->slot->unapplied_commit_time = oldest;
 	w->slot->source_lsn = Max(w->slot->source_lsn, st->source_lsn);
-	if (oldest == 0 && w->slot->marker_lsn >= w->slot->source_lsn)
-		w->slot->caught_up_at = w->slot->source_lsn_at;
+	w->slot->caught_up_at = Max(w->slot->caught_up_at, caught);
 	SpinLockRelease(&w->slot->mutex);
 }
 
