@@ -1,4 +1,4 @@
-# 006_status_lag.pl: pgconduit.status tells how far a pipeline is behind
+# 007_status_lag.pl: pgconduit.status tells how far a pipeline is behind
 # a source on another server.  lag_bytes (from the source's flushed WAL to
 # what is applied) and lag_seconds (the age of the oldest commit not
 # applied) are never 0 while changes wait: during a catch-up of 300

@@ -1,4 +1,4 @@
-# 005_pipeline_workers.pl: only running workers count against
+# 006_pipeline_workers.pl: only running workers count against
 # pgconduit.max_pipelines.  A pipeline that waits for a worker starts as
 # soon as one ends (stop_pipeline, a failure, a snapshot-only pipeline
 # that is done), without anyone starting it again; stopped, failed and
