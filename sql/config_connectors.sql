@@ -43,10 +43,15 @@ SELECT pgconduit.create_destination('secret1', '{"url": "postgresql://app:s3cr%4
 SELECT pgconduit.create_destination('secret2', '{"url": "host=db port=5433 password=''hunter 2'' dbname=shop"}');
 SELECT pgconduit.create_source('secret3', '{"table": "t", "url": "dbname=shop",
     "replication_url": "dbname=shop password=topsecret replication=database"}');
+-- another admin sees them masked (the owner, here a superuser, in clear)
+CREATE ROLE cc_other_admin IN ROLE pgconduit_admin;
+SET ROLE cc_other_admin;
 SELECT name, config->>'url' AS url, config->>'replication_url' AS replication_url
   FROM pgconduit.connectors WHERE name LIKE 'secret%' ORDER BY name;
 SELECT count(*) AS leaks FROM pgconduit.connectors
  WHERE config::text ~ '(s3cr|hunter|topsecret)';
+RESET ROLE;
+DROP ROLE cc_other_admin;
 -- the catalog keeps the real value for the workers
 SELECT config->>'url' AS url FROM pgconduit.connector WHERE name = 'secret1';
 SELECT pgconduit.mask_url('dbname=x'), pgconduit.mask_url('postgres://u:p@h/d');

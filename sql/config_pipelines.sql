@@ -7,7 +7,7 @@ SELECT pgconduit.create_source('src2', '{"table": "t2", "url": "dbname=x"}');
 SELECT pgconduit.create_destination('dst', '{"url": "dbname=y"}');
 
 SELECT pgconduit.create_pipeline('p1', 'src', 'dst', enabled => false);
-SELECT name, source, destination, enabled, owner = current_user AS mine
+SELECT name, source, destination, enabled, owner = current_user::regrole AS mine
   FROM pgconduit.pipelines;
 SELECT pgconduit.stop_pipeline('p1');
 SELECT enabled FROM pgconduit.pipeline WHERE name = 'p1';

@@ -9,7 +9,8 @@ CREATE ROLE conduit_admin_member IN ROLE pgconduit_admin;
 SELECT pgconduit.create_source('sec_src', '{"table": "t", "url": "postgres://u:pw@h/d"}');
 SELECT pgconduit.create_destination('sec_dst', '{"url": "dbname=d"}');
 
--- a plain role can read the masked views but not the tables, and changes nothing
+-- a plain role can read the views, without connection strings, but not the
+-- tables, and changes nothing
 SET ROLE conduit_user;
 SELECT name, config->>'url' AS url FROM pgconduit.connectors ORDER BY name;
 SELECT * FROM pgconduit.connector;
@@ -28,11 +29,14 @@ SELECT name, config->>'url' AS url FROM pgconduit.connector ORDER BY name;
 
 -- a member of pgconduit_admin may manage them, and owns what it creates
 SET ROLE conduit_admin_member;
-SELECT pgconduit.create_destination('member_dst', '{"url": "dbname=d"}');
-SELECT pgconduit.create_pipeline('member_p', 'sec_src', 'member_dst', false);
+SELECT pgconduit.create_source('member_src', '{"table": "t", "url": "host=h user=m password=pw dbname=d"}');
+SELECT pgconduit.create_destination('member_dst', '{"url": "host=h user=m password=pw dbname=d"}');
+SELECT pgconduit.create_pipeline('member_p', 'member_src', 'member_dst', false);
 SELECT name, owner FROM pgconduit.pipelines;
+SELECT name, owner FROM pgconduit.connectors ORDER BY name;
 SELECT pgconduit.drop_pipeline('member_p', drop_slot => false);
 SELECT pgconduit.drop_connector('member_dst');
+SELECT pgconduit.drop_connector('member_src');
 RESET ROLE;
 
 -- clean up

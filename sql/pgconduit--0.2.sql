@@ -6,7 +6,7 @@
 -- The role that may manage connectors and pipelines besides superusers.
 DO $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgconduit_admin') THEN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'pgconduit_admin') THEN
 		CREATE ROLE pgconduit_admin NOLOGIN;
 	END IF;
 END
@@ -17,6 +17,11 @@ GRANT USAGE ON SCHEMA pgconduit TO PUBLIC;
 
 ------------------------------------------------------------------------
 -- Catalog
+--
+-- Written only by the API functions below, which check their caller and
+-- then write as the extension's owner.  pgconduit_admin may read it: the
+-- pipelines all, the connectors only its own (row level security), as
+-- their connection strings hold passwords.
 ------------------------------------------------------------------------
 
 CREATE TABLE pgconduit.connector (
@@ -24,21 +29,26 @@ CREATE TABLE pgconduit.connector (
 				CHECK (octet_length(name) BETWEEN 1 AND 63),
 	kind		text NOT NULL
 				CHECK (kind IN ('source', 'destination')),
-	config		jsonb NOT NULL,
-	owner		name NOT NULL DEFAULT current_user,
+	config		jsonb NOT NULL
+				CHECK (pg_catalog.jsonb_typeof(config) OPERATOR(pg_catalog.=) 'object'),
+	owner		regrole NOT NULL,
 	created_at	timestamptz NOT NULL DEFAULT now(),
-	updated_at	timestamptz NOT NULL DEFAULT now()
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (name, owner)
 );
 COMMENT ON TABLE pgconduit.connector IS 'pgconduit sources and destinations';
 
+-- A pipeline uses only connectors of its own owner: the keys say so.
 CREATE TABLE pgconduit.pipeline (
 	name		text PRIMARY KEY
 				CHECK (octet_length(name) BETWEEN 1 AND 63),
-	source		text NOT NULL REFERENCES pgconduit.connector (name),
-	destination	text NOT NULL REFERENCES pgconduit.connector (name),
+	source		text NOT NULL,
+	destination	text NOT NULL,
 	enabled		boolean NOT NULL DEFAULT true,
-	owner		name NOT NULL DEFAULT current_user,
-	created_at	timestamptz NOT NULL DEFAULT now()
+	owner		regrole NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	FOREIGN KEY (source, owner) REFERENCES pgconduit.connector (name, owner),
+	FOREIGN KEY (destination, owner) REFERENCES pgconduit.connector (name, owner)
 );
 COMMENT ON TABLE pgconduit.pipeline IS 'pgconduit pipelines: one source, one destination, one worker';
 
@@ -46,16 +56,23 @@ SELECT pg_catalog.pg_extension_config_dump('pgconduit.connector', '');
 SELECT pg_catalog.pg_extension_config_dump('pgconduit.pipeline', '');
 
 REVOKE ALL ON pgconduit.connector, pgconduit.pipeline FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON pgconduit.connector, pgconduit.pipeline
-	TO pgconduit_admin;
+GRANT SELECT ON pgconduit.connector, pgconduit.pipeline TO pgconduit_admin;
+
+ALTER TABLE pgconduit.connector ENABLE ROW LEVEL SECURITY;
+CREATE POLICY connector_owner ON pgconduit.connector FOR SELECT TO pgconduit_admin
+	USING (CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+							  WHERE r.oid OPERATOR(pg_catalog.=) owner::pg_catalog.oid)
+				THEN pg_catalog.pg_has_role(owner::pg_catalog.oid, 'USAGE') END);
 
 ------------------------------------------------------------------------
 -- Internal helpers (C)
 ------------------------------------------------------------------------
 
--- Validate a connector config and return it normalized (derived names
--- filled in); raises an ERROR naming the offending key otherwise.
-CREATE FUNCTION pgconduit._validate_config(kind text, name text, config jsonb)
+-- Validate a connector config for an owner and return it normalized
+-- (derived names filled in); raises an ERROR naming the offending key
+-- otherwise.  A non-superuser owner's connection strings must follow
+-- dblink's rules.
+CREATE FUNCTION pgconduit._validate_config(kind text, name text, config jsonb, owner oid)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pgconduit_validate_config'
 LANGUAGE C STRICT STABLE;
@@ -78,11 +95,43 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'pgconduit_check_preloaded'
 LANGUAGE C STRICT STABLE;
 
+-- Raise an ERROR unless role p_caller may manage an object of p_owner:
+-- has the privileges of the owner (superusers have every role's).
+CREATE FUNCTION pgconduit._check_owner(p_what text, p_name text, p_owner oid, p_caller oid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_ok boolean;
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) p_owner) THEN
+		v_ok := pg_catalog.pg_has_role(p_caller, p_owner, 'USAGE');
+	ELSE
+		-- a superuser may manage objects whose owner role was dropped
+		SELECT r.rolsuper INTO v_ok FROM pg_catalog.pg_roles r
+		 WHERE r.oid OPERATOR(pg_catalog.=) p_caller;
+	END IF;
+	IF NOT coalesce(v_ok, false) THEN
+		RAISE EXCEPTION 'must be owner of % "%"', p_what, p_name
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('The %s belongs to role "%s".', p_what,
+											 p_owner::pg_catalog.regrole);
+	END IF;
+END
+$$;
+
 ------------------------------------------------------------------------
 -- Connectors
+--
+-- Each function of the API is a C entry point that checks its caller (a
+-- superuser or a member of pgconduit_admin) and then runs the function of
+-- the same name with a leading underscore as the extension's owner,
+-- passing the caller's role OID last.  Those are executable by nobody else.
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pgconduit._create_connector(p_kind text, p_name text, p_config jsonb)
+CREATE FUNCTION pgconduit._create_connector(p_kind text, p_name text, p_config jsonb,
+											p_caller oid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -90,18 +139,17 @@ AS $$
 DECLARE
 	v_config jsonb;
 BEGIN
-	PERFORM pgconduit._check_admin();
-	v_config := pgconduit._validate_config(p_kind, p_name, p_config);
+	v_config := pgconduit._validate_config(p_kind, p_name, p_config, p_caller);
 	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgconduit.connector'));
-	IF EXISTS (SELECT 1 FROM pgconduit.connector WHERE name = p_name) THEN
+	IF EXISTS (SELECT 1 FROM pgconduit.connector c WHERE c.name OPERATOR(pg_catalog.=) p_name) THEN
 		RAISE EXCEPTION 'connector "%" already exists', p_name
 			USING ERRCODE = 'duplicate_object';
 	END IF;
-	IF p_kind = 'source' THEN
+	IF p_kind OPERATOR(pg_catalog.=) 'source' THEN
 		PERFORM pgconduit._check_slot_unique(p_name, v_config);
 	END IF;
-	INSERT INTO pgconduit.connector (name, kind, config)
-		VALUES (p_name, p_kind, v_config);
+	INSERT INTO pgconduit.connector (name, kind, config, owner)
+		VALUES (p_name, p_kind, v_config, p_caller::pg_catalog.regrole);
 END
 $$;
 
@@ -116,228 +164,298 @@ DECLARE
 BEGIN
 	SELECT c.name INTO v_other
 	  FROM pgconduit.connector c
-	 WHERE c.kind = 'source' AND c.name <> p_name
-	   AND c.config->>'slot_name' = p_config->>'slot_name';
+	 WHERE c.kind OPERATOR(pg_catalog.=) 'source'
+	   AND c.name OPERATOR(pg_catalog.<>) p_name
+	   AND (c.config OPERATOR(pg_catalog.->>) 'slot_name')
+		   OPERATOR(pg_catalog.=) (p_config OPERATOR(pg_catalog.->>) 'slot_name');
 	IF FOUND THEN
 		RAISE EXCEPTION 'replication slot name "%" is already used by source "%"',
-			p_config->>'slot_name', v_other
+			p_config OPERATOR(pg_catalog.->>) 'slot_name', v_other
 			USING ERRCODE = 'duplicate_object',
 				  HINT = 'Set "slot_name" to a name that no other source uses.';
 	END IF;
 END
 $$;
 
-CREATE FUNCTION pgconduit.create_source(name text, config jsonb)
+CREATE FUNCTION pgconduit._create_source(p_name text, p_config jsonb, p_caller oid)
 RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT pgconduit._create_connector('source', name, config);
+	SELECT pgconduit._create_connector('source', p_name, p_config, p_caller);
 END;
+
+CREATE FUNCTION pgconduit.create_source(name text, config jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
 COMMENT ON FUNCTION pgconduit.create_source(text, jsonb) IS 'create a source connector';
+
+CREATE FUNCTION pgconduit._create_destination(p_name text, p_config jsonb, p_caller oid)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pgconduit._create_connector('destination', p_name, p_config, p_caller);
+END;
 
 CREATE FUNCTION pgconduit.create_destination(name text, config jsonb)
 RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pgconduit._create_connector('destination', name, config);
-END;
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
 COMMENT ON FUNCTION pgconduit.create_destination(text, jsonb) IS 'create a destination connector';
 
-CREATE FUNCTION pgconduit.alter_connector(name text, config jsonb)
+CREATE FUNCTION pgconduit._alter_connector(p_name text, p_config jsonb, p_caller oid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_kind text;
+	v_owner oid;
 	v_config jsonb;
 BEGIN
-	PERFORM pgconduit._check_admin();
-	SELECT c.kind INTO v_kind FROM pgconduit.connector c
-	 WHERE c.name = alter_connector.name FOR UPDATE;
+	SELECT c.kind, c.owner INTO v_kind, v_owner FROM pgconduit.connector c
+	 WHERE c.name OPERATOR(pg_catalog.=) p_name FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'connector "%" does not exist', alter_connector.name
+		RAISE EXCEPTION 'connector "%" does not exist', p_name
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	v_config := pgconduit._validate_config(v_kind, alter_connector.name, alter_connector.config);
-	IF v_kind = 'source' THEN
-		PERFORM pgconduit._check_slot_unique(alter_connector.name, v_config);
+	PERFORM pgconduit._check_owner('connector', p_name, v_owner, p_caller);
+	-- the owner's pipelines use it: the owner's rules apply
+	v_config := pgconduit._validate_config(v_kind, p_name, p_config, v_owner);
+	IF v_kind OPERATOR(pg_catalog.=) 'source' THEN
+		PERFORM pgconduit._check_slot_unique(p_name, v_config);
 	END IF;
 	UPDATE pgconduit.connector c
-	   SET config = v_config, updated_at = now()
-	 WHERE c.name = alter_connector.name;
+	   SET config = v_config, updated_at = pg_catalog.now()
+	 WHERE c.name OPERATOR(pg_catalog.=) p_name;
 END
 $$;
+
+CREATE FUNCTION pgconduit.alter_connector(name text, config jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
 COMMENT ON FUNCTION pgconduit.alter_connector(text, jsonb) IS 'replace the configuration of a connector';
 
-CREATE FUNCTION pgconduit.drop_connector(name text)
+CREATE FUNCTION pgconduit._drop_connector(p_name text, p_caller oid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_owner oid;
 	v_pipeline text;
 BEGIN
-	PERFORM pgconduit._check_admin();
-	PERFORM 1 FROM pgconduit.connector c WHERE c.name = drop_connector.name FOR UPDATE;
+	SELECT c.owner INTO v_owner FROM pgconduit.connector c
+	 WHERE c.name OPERATOR(pg_catalog.=) p_name FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'connector "%" does not exist', drop_connector.name
+		RAISE EXCEPTION 'connector "%" does not exist', p_name
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM pgconduit._check_owner('connector', p_name, v_owner, p_caller);
 	SELECT p.name INTO v_pipeline FROM pgconduit.pipeline p
-	 WHERE p.source = drop_connector.name OR p.destination = drop_connector.name
+	 WHERE p.source OPERATOR(pg_catalog.=) p_name
+		OR p.destination OPERATOR(pg_catalog.=) p_name
 	 ORDER BY p.name LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'cannot drop connector "%" because pipeline "%" uses it',
-			drop_connector.name, v_pipeline
+			p_name, v_pipeline
 			USING ERRCODE = 'dependent_objects_still_exist',
 				  HINT = 'Drop the pipeline first with pgconduit.drop_pipeline().';
 	END IF;
-	DELETE FROM pgconduit.connector c WHERE c.name = drop_connector.name;
+	DELETE FROM pgconduit.connector c WHERE c.name OPERATOR(pg_catalog.=) p_name;
 END
 $$;
+
+CREATE FUNCTION pgconduit.drop_connector(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
 COMMENT ON FUNCTION pgconduit.drop_connector(text) IS 'drop a connector that no pipeline uses';
 
 ------------------------------------------------------------------------
 -- Pipelines
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pgconduit.create_pipeline(name text, source text, destination text,
-										  enabled boolean DEFAULT true)
+-- Check that connector p_name exists, is of kind p_kind and belongs to
+-- p_owner, the owner of the pipeline being created; lock it meanwhile.
+CREATE FUNCTION pgconduit._check_pipeline_connector(p_name text, p_kind text, p_owner oid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_kind text;
+	v_owner oid;
 BEGIN
-	PERFORM pgconduit._check_admin();
-	IF enabled THEN
-		PERFORM pgconduit._check_preloaded();
-	END IF;
-	IF create_pipeline.name IS NULL OR length(create_pipeline.name) = 0 THEN
-		RAISE EXCEPTION 'pipeline name must not be empty'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- in bytes: the name goes where PostgreSQL keeps names (NAMEDATALEN)
-	IF octet_length(create_pipeline.name) > 63 THEN
-		RAISE EXCEPTION 'pipeline name "%" is too long', create_pipeline.name
-			USING ERRCODE = 'name_too_long',
-				  DETAIL = format('The name is %s bytes long; pipeline names are at most 63 bytes long.',
-								  octet_length(create_pipeline.name));
-	END IF;
-	SELECT c.kind INTO v_kind FROM pgconduit.connector c
-	 WHERE c.name = create_pipeline.source FOR SHARE;
+	SELECT c.kind, c.owner INTO v_kind, v_owner FROM pgconduit.connector c
+	 WHERE c.name OPERATOR(pg_catalog.=) p_name FOR SHARE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'source connector "%" does not exist', create_pipeline.source
+		RAISE EXCEPTION '% connector "%" does not exist', p_kind, p_name
 			USING ERRCODE = 'undefined_object';
-	ELSIF v_kind <> 'source' THEN
-		RAISE EXCEPTION 'connector "%" is not a source', create_pipeline.source
+	ELSIF v_kind OPERATOR(pg_catalog.<>) p_kind THEN
+		RAISE EXCEPTION 'connector "%" is not a %', p_name, p_kind
 			USING ERRCODE = 'wrong_object_type',
-				  DETAIL = format('Connector "%s" is a %s.', create_pipeline.source, v_kind);
+				  DETAIL = pg_catalog.format('Connector "%s" is a %s.', p_name, v_kind);
+	ELSIF v_owner OPERATOR(pg_catalog.<>) p_owner THEN
+		RAISE EXCEPTION 'must be owner of connector "%"', p_name
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = pg_catalog.format('A pipeline uses only connectors of its own owner, role "%s"; connector "%s" belongs to role "%s".',
+											 p_owner::pg_catalog.regrole, p_name,
+											 v_owner::pg_catalog.regrole);
 	END IF;
-	SELECT c.kind INTO v_kind FROM pgconduit.connector c
-	 WHERE c.name = create_pipeline.destination FOR SHARE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'destination connector "%" does not exist', create_pipeline.destination
-			USING ERRCODE = 'undefined_object';
-	ELSIF v_kind <> 'destination' THEN
-		RAISE EXCEPTION 'connector "%" is not a destination', create_pipeline.destination
-			USING ERRCODE = 'wrong_object_type',
-				  DETAIL = format('Connector "%s" is a %s.', create_pipeline.destination, v_kind);
-	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgconduit.pipeline'));
-	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.name = create_pipeline.name) THEN
-		RAISE EXCEPTION 'pipeline "%" already exists', create_pipeline.name
-			USING ERRCODE = 'duplicate_object';
-	END IF;
-	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.source = create_pipeline.source) THEN
-		RAISE EXCEPTION 'source "%" is already used by another pipeline', create_pipeline.source
-			USING ERRCODE = 'object_in_use',
-				  DETAIL = 'Each source owns a replication slot, which only one pipeline can read.';
-	END IF;
-	INSERT INTO pgconduit.pipeline (name, source, destination, enabled)
-		VALUES (create_pipeline.name, create_pipeline.source,
-				create_pipeline.destination, create_pipeline.enabled);
 END
 $$;
-COMMENT ON FUNCTION pgconduit.create_pipeline(text, text, text, boolean) IS 'create a pipeline from a source to a destination';
 
--- Set a pipeline's enabled flag; shared by start_pipeline and stop_pipeline.
-CREATE FUNCTION pgconduit._set_pipeline_enabled(p_name text, p_enabled boolean)
+CREATE FUNCTION pgconduit._create_pipeline(p_name text, p_source text, p_destination text,
+										   p_enabled boolean, p_caller oid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pgconduit._check_admin();
 	IF p_enabled THEN
 		PERFORM pgconduit._check_preloaded();
 	END IF;
-	UPDATE pgconduit.pipeline p SET enabled = p_enabled WHERE p.name = p_name;
+	IF p_name IS NULL OR pg_catalog.length(p_name) OPERATOR(pg_catalog.=) 0 THEN
+		RAISE EXCEPTION 'pipeline name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- in bytes: the name goes where PostgreSQL keeps names (NAMEDATALEN)
+	IF pg_catalog.octet_length(p_name) OPERATOR(pg_catalog.>) 63 THEN
+		RAISE EXCEPTION 'pipeline name "%" is too long', p_name
+			USING ERRCODE = 'name_too_long',
+				  DETAIL = pg_catalog.format('The name is %s bytes long; pipeline names are at most 63 bytes long.',
+											 pg_catalog.octet_length(p_name));
+	END IF;
+	PERFORM pgconduit._check_pipeline_connector(p_source, 'source', p_caller);
+	PERFORM pgconduit._check_pipeline_connector(p_destination, 'destination', p_caller);
+	PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgconduit.pipeline'));
+	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.name OPERATOR(pg_catalog.=) p_name) THEN
+		RAISE EXCEPTION 'pipeline "%" already exists', p_name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pgconduit.pipeline p WHERE p.source OPERATOR(pg_catalog.=) p_source) THEN
+		RAISE EXCEPTION 'source "%" is already used by another pipeline', p_source
+			USING ERRCODE = 'object_in_use',
+				  DETAIL = 'Each source owns a replication slot, which only one pipeline can read.';
+	END IF;
+	INSERT INTO pgconduit.pipeline (name, source, destination, enabled, owner)
+		VALUES (p_name, p_source, p_destination, coalesce(p_enabled, true),
+				p_caller::pg_catalog.regrole);
+END
+$$;
+
+CREATE FUNCTION pgconduit.create_pipeline(name text, source text, destination text,
+										  enabled boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
+COMMENT ON FUNCTION pgconduit.create_pipeline(text, text, text, boolean) IS 'create a pipeline from a source to a destination';
+
+-- Lock pipeline p_name and check that p_caller may manage it.
+CREATE FUNCTION pgconduit._lock_pipeline(p_name text, p_caller oid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_owner oid;
+BEGIN
+	SELECT p.owner INTO v_owner FROM pgconduit.pipeline p
+	 WHERE p.name OPERATOR(pg_catalog.=) p_name FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'pipeline "%" does not exist', p_name
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	PERFORM pgconduit._check_owner('pipeline', p_name, v_owner, p_caller);
+END
+$$;
+
+CREATE FUNCTION pgconduit._start_pipeline(p_name text, p_caller oid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgconduit._lock_pipeline(p_name, p_caller);
+	PERFORM pgconduit._check_preloaded();
+	UPDATE pgconduit.pipeline p SET enabled = true WHERE p.name OPERATOR(pg_catalog.=) p_name;
 END
 $$;
 
 CREATE FUNCTION pgconduit.start_pipeline(name text)
 RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pgconduit._set_pipeline_enabled(name, true);
-END;
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
 COMMENT ON FUNCTION pgconduit.start_pipeline(text) IS 'enable a pipeline and start its worker';
 
-CREATE FUNCTION pgconduit.stop_pipeline(name text)
-RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pgconduit._set_pipeline_enabled(name, false);
-END;
-COMMENT ON FUNCTION pgconduit.stop_pipeline(text) IS 'disable a pipeline and stop its worker';
-
-CREATE FUNCTION pgconduit.drop_pipeline(name text, drop_slot boolean DEFAULT true)
+CREATE FUNCTION pgconduit._stop_pipeline(p_name text, p_caller oid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pgconduit._check_admin();
-	IF NOT EXISTS (SELECT 1 FROM pgconduit.pipeline p
-					WHERE p.name = drop_pipeline.name FOR UPDATE) THEN
-		RAISE EXCEPTION 'pipeline "%" does not exist', drop_pipeline.name
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	-- the worker must let go of the slot before it can be dropped
-	PERFORM pgconduit._stop_worker(drop_pipeline.name);
-	IF drop_slot THEN
-		PERFORM pgconduit._drop_source_objects(drop_pipeline.name);
-	END IF;
-	-- its position in the destination would never be read again
-	PERFORM pgconduit._drop_destination_progress(drop_pipeline.name);
-	DELETE FROM pgconduit.pipeline p WHERE p.name = drop_pipeline.name;
+	PERFORM pgconduit._lock_pipeline(p_name, p_caller);
+	UPDATE pgconduit.pipeline p SET enabled = false WHERE p.name OPERATOR(pg_catalog.=) p_name;
 END
 $$;
+
+CREATE FUNCTION pgconduit.stop_pipeline(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
+COMMENT ON FUNCTION pgconduit.stop_pipeline(text) IS 'disable a pipeline and stop its worker';
+
+CREATE FUNCTION pgconduit._drop_pipeline(p_name text, p_drop_slot boolean, p_caller oid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pgconduit._lock_pipeline(p_name, p_caller);
+	-- the worker must let go of the slot before it can be dropped
+	PERFORM pgconduit._stop_worker(p_name);
+	IF p_drop_slot THEN
+		PERFORM pgconduit._drop_source_objects(p_name);
+	END IF;
+	-- its position in the destination would never be read again
+	PERFORM pgconduit._drop_destination_progress(p_name);
+	DELETE FROM pgconduit.pipeline p WHERE p.name OPERATOR(pg_catalog.=) p_name;
+END
+$$;
+
+CREATE FUNCTION pgconduit.drop_pipeline(name text, drop_slot boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgconduit_api'
+LANGUAGE C;
 COMMENT ON FUNCTION pgconduit.drop_pipeline(text, boolean) IS 'stop and drop a pipeline, and by default its replication slot';
 
 ------------------------------------------------------------------------
 -- Views
 ------------------------------------------------------------------------
 
--- Connectors with every connection string's password masked.
+-- Connectors, their connection strings shown in clear to their owner (and
+-- members of the owner, and superusers), with passwords masked to other
+-- members of pgconduit_admin, and not at all to anyone else.
 CREATE VIEW pgconduit.connectors AS
 SELECT c.name, c.kind, c.owner,
-	   (SELECT pg_catalog.jsonb_object_agg(e.key,
-				CASE WHEN e.key IN ('url', 'replication_url') AND jsonb_typeof(e.value) = 'string'
-					 THEN pg_catalog.to_jsonb(pgconduit.mask_url(e.value #>> '{}'))
-					 ELSE e.value END)
-		  FROM pg_catalog.jsonb_each(c.config) e) AS config,
+	   coalesce((SELECT pg_catalog.jsonb_object_agg(e.key,
+					CASE WHEN e.key OPERATOR(pg_catalog.<>) ALL ('{url,replication_url}'::text[])
+						   OR CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+												 WHERE r.oid OPERATOR(pg_catalog.=) c.owner::pg_catalog.oid)
+								   THEN pg_catalog.pg_has_role(c.owner::pg_catalog.oid, 'USAGE')
+								   ELSE (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+										  WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) END
+						 THEN e.value
+						 ELSE pg_catalog.to_jsonb(pgconduit.mask_url(e.value OPERATOR(pg_catalog.#>>) '{}'::text[]))
+					END)
+				   FROM pg_catalog.jsonb_each(c.config) e
+				  WHERE e.key OPERATOR(pg_catalog.<>) ALL ('{url,replication_url}'::text[])
+					 OR pg_catalog.pg_has_role('pgconduit_admin', 'USAGE')),
+				'{}'::jsonb) AS config,
 	   c.created_at, c.updated_at
   FROM pgconduit.connector c;
 
@@ -346,6 +464,23 @@ SELECT p.name, p.source, p.destination, p.enabled, p.owner, p.created_at
   FROM pgconduit.pipeline p;
 
 GRANT SELECT ON pgconduit.connectors, pgconduit.pipelines TO PUBLIC;
+
+REVOKE ALL ON FUNCTION pgconduit._validate_config(text, text, jsonb, oid),
+	pgconduit._check_admin(), pgconduit._check_preloaded(),
+	pgconduit._check_owner(text, text, oid, oid),
+	pgconduit._create_connector(text, text, jsonb, oid),
+	pgconduit._check_slot_unique(text, jsonb),
+	pgconduit._create_source(text, jsonb, oid),
+	pgconduit._create_destination(text, jsonb, oid),
+	pgconduit._alter_connector(text, jsonb, oid),
+	pgconduit._drop_connector(text, oid),
+	pgconduit._check_pipeline_connector(text, text, oid),
+	pgconduit._create_pipeline(text, text, text, boolean, oid),
+	pgconduit._lock_pipeline(text, oid),
+	pgconduit._start_pipeline(text, oid),
+	pgconduit._stop_pipeline(text, oid),
+	pgconduit._drop_pipeline(text, boolean, oid)
+	FROM PUBLIC;
 
 -- ==== destination (issue 4): pgconduit.write and its helpers go below ====
 
@@ -437,12 +572,10 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'pgconduit_drop_destination_progress'
 LANGUAGE C STRICT;
 
+-- Only drop_pipeline(), which checks its caller, calls them.
 REVOKE ALL ON FUNCTION pgconduit._pipeline_trigger(), pgconduit._stop_worker(text),
 	pgconduit._drop_source_objects(text),
 	pgconduit._drop_destination_progress(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pgconduit._stop_worker(text),
-	pgconduit._drop_source_objects(text),
-	pgconduit._drop_destination_progress(text) TO pgconduit_admin;
 
 -- Destination side: where each pipeline writing into this database stands.
 -- Updated in the same transaction as the records it covers.
@@ -524,23 +657,25 @@ BEGIN
 		applied := 0;
 		FOR r IN SELECT e.value FROM pg_catalog.jsonb_array_elements(p_records) e LOOP
 			BEGIN
-				applied := applied + pgconduit._write(r, p_table);
-				v_last := r->>'position';
+				applied := applied OPERATOR(pg_catalog.+) pgconduit._write(r, p_table);
+				v_last := r OPERATOR(pg_catalog.->>) 'position';
 			EXCEPTION WHEN OTHERS THEN
 				GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE,
 					err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
 					err_hint = PG_EXCEPTION_HINT;
-				IF p_on_error = 'dead_letter' THEN
+				IF p_on_error OPERATOR(pg_catalog.=) 'dead_letter' THEN
 					INSERT INTO pgconduit.dead_letter
 						(pipeline, position, record, sqlstate, message, detail, hint)
-					VALUES (p_pipeline, r->>'position', r, err_sqlstate, err_message,
-							nullif(err_detail, ''), nullif(err_hint, ''));
-					dead_letters := dead_letters + 1;
-					v_last := r->>'position';
+					VALUES (p_pipeline, r OPERATOR(pg_catalog.->>) 'position', r, err_sqlstate, err_message,
+							CASE WHEN err_detail OPERATOR(pg_catalog.<>) '' THEN err_detail END,
+							CASE WHEN err_hint OPERATOR(pg_catalog.<>) '' THEN err_hint END);
+					dead_letters := dead_letters OPERATOR(pg_catalog.+) 1;
+					v_last := r OPERATOR(pg_catalog.->>) 'position';
 				ELSE
-					failed_position := r->>'position';
-					failed_table := coalesce(p_table, r->'metadata'->>'table',
-											 r->'metadata'->>'opencdc.collection');
+					failed_position := r OPERATOR(pg_catalog.->>) 'position';
+					failed_table := coalesce(p_table,
+						r OPERATOR(pg_catalog.->) 'metadata' OPERATOR(pg_catalog.->>) 'table',
+						r OPERATOR(pg_catalog.->) 'metadata' OPERATOR(pg_catalog.->>) 'opencdc.collection');
 					EXIT;
 				END IF;
 			END;
@@ -558,6 +693,12 @@ BEGIN
 END
 $$;
 
+-- Internal: the worker's, through a pgconduit_admin role on the destination.
+-- _write_rows() and _write_at() stay PUBLIC's: write(), which runs with its
+-- caller's privileges, calls them; outside a write() they return nothing.
+REVOKE ALL ON FUNCTION pgconduit._write(jsonb, text), pgconduit._jsonb_to_bytes(jsonb),
+	pgconduit._jsonb_parse(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._write(jsonb, text) TO pgconduit_admin;
 REVOKE ALL ON FUNCTION pgconduit._set_progress(text, text, text, text),
 	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
 	pgconduit._copy_target(text, text[], text[], text[]),

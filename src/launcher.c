@@ -41,6 +41,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -422,10 +423,12 @@ pgc_scan_catalog(void)
 	pgstat_report_activity(STATE_RUNNING, "reading pgconduit.pipeline");
 	if (OidIsValid(get_extension_oid("pgconduit", true)))
 	{
-		if (SPI_execute("SELECT p.name, p.enabled, r.oid, s.config->>'slot_name', r.rolcanlogin"
+		if (SPI_execute("SELECT p.name, p.enabled, r.oid,"
+						"       s.config OPERATOR(pg_catalog.->>) 'slot_name', r.rolcanlogin"
 						"  FROM pgconduit.pipeline p"
-						"  JOIN pgconduit.connector s ON s.name = p.source"
-						"  LEFT JOIN pg_catalog.pg_roles r ON r.rolname = p.owner",
+						"  JOIN pgconduit.connector s ON s.name OPERATOR(pg_catalog.=) p.source"
+						"  LEFT JOIN pg_catalog.pg_roles r"
+						"    ON r.oid OPERATOR(pg_catalog.=) p.owner::pg_catalog.oid",
 						true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read pgconduit.pipeline");
 		for (uint64 i = 0; i < SPI_processed; i++)
@@ -512,6 +515,8 @@ pgconduit_scan_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* as a superuser, in a database whose owner may plant objects */
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 
 	pipelines = pgc_scan_catalog();
 	now = GetCurrentTimestamp();

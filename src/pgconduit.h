@@ -17,6 +17,7 @@ extern int	pgc_buffer_size;
 extern int	pgc_max_pipelines;
 extern int	pgc_max_retained_wal;	/* MB; -1: no warning */
 extern int	pgc_slot_check_interval;	/* seconds */
+extern int	pgc_max_batch_memory;	/* kB */
 
 /* true when loaded through shared_preload_libraries */
 extern bool pgc_preloaded;
@@ -25,6 +26,17 @@ extern bool pgc_preloaded;
 #define PGC_ADMIN_ROLE "pgconduit_admin"
 
 extern void pgc_check_admin(void);
+
+/* api.c: acting as the extension's owner on a caller's behalf */
+typedef struct PgcSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} PgcSavedUser;
+
+extern Oid	pgc_extension_owner(void);
+extern void pgc_as_extension_owner(PgcSavedUser *saved);
+extern void pgc_as_caller(PgcSavedUser *saved);
 
 /* jsonb_parse.c: JSON text to jsonb, as jsonb_in gives it, faster */
 extern Jsonb *pgc_jsonb_parse(const char *json, int len);

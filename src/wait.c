@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -33,55 +34,52 @@ PG_FUNCTION_INFO_V1(pgconduit_wait_for_pipeline);
 PG_FUNCTION_INFO_V1(pgconduit_drop_source_objects);
 PG_FUNCTION_INFO_V1(pgconduit_drop_destination_progress);
 
-/* The source config of pipeline name; ERROR if there is no such pipeline */
+/*
+ * The source config and owner of pipeline name, read as the extension's
+ * owner; ERROR if there is no such pipeline, or if the current user may
+ * not manage it (has not the privileges of its owner).
+ */
 static PgcSourceConfig *
-pgc_pipeline_source(const char *name)
+pgc_pipeline_source(const char *name, Oid *owner)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	PgcSourceConfig *src = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
+	Jsonb	   *config = NULL;
+	PgcSavedUser saved;
 
+	pgc_as_extension_owner(&saved);
 	SPI_connect();
 	args[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT s.config FROM pgconduit.pipeline p"
-							  "  JOIN pgconduit.connector s ON s.name = p.source"
-							  " WHERE p.name = $1",
+	if (SPI_execute_with_args("SELECT s.config, p.owner::pg_catalog.oid"
+							  "  FROM pgconduit.pipeline p"
+							  "  JOIN pgconduit.connector s ON s.name OPERATOR(pg_catalog.=) p.source"
+							  " WHERE p.name OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline \"%s\"", name);
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
-		Jsonb	   *config;
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
 		config = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
-		src = pgc_source_config_parse(name, config);
+		*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
-	if (src == NULL)
+	pgc_as_caller(&saved);
+	if (config == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pipeline \"%s\" does not exist", name)));
-	return src;
-}
-
-/*
- * A session that is not a superuser may reach a source only with a
- * password, or it could act as whatever role a local socket trusts.
- */
-static void
-pgc_check_session_password(PGconn *conn)
-{
-	if (superuser() || PQconnectionUsedPassword(conn))
-		return;
-	PQfinish(conn);
-	ereport(ERROR,
-			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-			 errmsg("password is required to connect to the source"),
-			 errhint("Put a password in the source's url, or run this as a superuser.")));
+	if (!has_privs_of_role(GetUserId(), *owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of pipeline \"%s\"", name),
+				 errdetail("Only its owner and roles with the owner's privileges may manage it.")));
+	return pgc_source_config_parse(name, config);
 }
 
 /* Parse an LSN printed as %X/%X */
@@ -110,9 +108,10 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 	XLogRecPtr	target = InvalidXLogRecPtr;
 	TimestampTz deadline;
 	int64		usecs;
+	Oid			owner;
 
 	pgc_check_admin();
-	src = pgc_pipeline_source(name);
+	src = pgc_pipeline_source(name, &owner);
 	usecs = timeout->time + (int64) timeout->day * USECS_PER_DAY +
 		(int64) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;
 	deadline = GetCurrentTimestamp() + Max(usecs, 0);
@@ -125,7 +124,7 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 		char	   *err;
 
 		conn = pgc_pq_try_connect(src->url, false, "pgconduit wait_for_pipeline",
-								  false, &err);
+								  "source", !superuser_arg(owner), &err);
 		if (conn == NULL)
 		{
 			/* a source that is down has changes the pipeline cannot have */
@@ -134,11 +133,10 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 					 errdetail_internal("%s", err)));
 			PG_RETURN_BOOL(false);
 		}
-		pgc_check_session_password(conn);
 		PG_TRY();
 		{
 			res = pgc_pq_exec(conn, "source",
-							  "SELECT pg_catalog.pg_logical_emit_message(true, 'pgconduit.wait', '')::text",
+							  "SELECT pg_catalog.pg_logical_emit_message(true, 'pgconduit.wait', '')::pg_catalog.text",
 							  0, NULL);
 			if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
 				elog(ERROR, "pg_logical_emit_message() returned no LSN on the source");
@@ -199,14 +197,15 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 	PgcSourceConfig *src;
 	PGconn	   *conn;
 	char	   *err = NULL;
+	Oid			owner;
 
 	pgc_check_admin();
-	src = pgc_pipeline_source(name);
+	src = pgc_pipeline_source(name, &owner);
 	if (!src->cdc)
 		PG_RETURN_VOID();
 
 	conn = pgc_pq_try_connect(src->url, false, "pgconduit drop_pipeline",
-							  false, &err);
+							  "source", !superuser_arg(owner), &err);
 	if (conn == NULL)
 	{
 		/* an unreachable source must not keep a pipeline from being dropped */
@@ -219,7 +218,6 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 						 src->slot_name)));
 		PG_RETURN_VOID();
 	}
-	pgc_check_session_password(conn);
 	PG_TRY();
 	{
 		const char *params[2];
@@ -233,7 +231,8 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 			bool		active;
 
 			res = pgc_pq_exec(conn, "source",
-							  "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+							  "SELECT active FROM pg_catalog.pg_replication_slots"
+							  " WHERE slot_name OPERATOR(pg_catalog.=) $1",
 							  1, params);
 			if (PQntuples(res) == 0)
 			{
@@ -259,8 +258,9 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 		params[0] = src->publication_name;
 		res = pgc_pq_exec(conn, "source",
 						  "SELECT 1 FROM pg_catalog.pg_publication p"
-						  " WHERE p.pubname = $1"
-						  "   AND pg_catalog.obj_description(p.oid, 'pg_publication') = $2",
+						  " WHERE p.pubname OPERATOR(pg_catalog.=) $1"
+						  "   AND pg_catalog.obj_description(p.oid, 'pg_publication')"
+						  "       OPERATOR(pg_catalog.=) $2",
 						  2, params);
 		if (PQntuples(res) == 1)
 			pgc_pq_command(conn, "source",

@@ -47,17 +47,22 @@ ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('pb'
 	'once a slot is free the waiting pipeline runs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM b2'), '1', 'and copies its table');
 
-# the worker runs as the pipeline's owner
+# the worker runs as the pipeline's owner: one that is not a superuser
+# must give a password, and the server must have asked for it (a local
+# socket that the server trusts asks for none)
 $node->safe_psql('postgres', q{
 	SELECT pgconduit.drop_pipeline('pb');
 	SELECT pgconduit.drop_pipeline('pa');
-	CREATE ROLE alice LOGIN;
+	CREATE ROLE alice LOGIN PASSWORD 'alicepw';
 	GRANT pgconduit_admin TO alice;
 	GRANT ALL ON a, a2 TO alice;
 });
-$node->safe_psql('postgres', q{
+my $alice_url = lit($node->connstr('postgres') . ' user=alice password=alicepw');
+$node->safe_psql('postgres', qq{
 	SET ROLE alice;
-	SELECT pgconduit.create_pipeline('alices', 'a', 'a2');
+	SELECT pgconduit.create_source('alice_a', jsonb_build_object('table', 'a', 'url', $alice_url, 'slot_name', 'alice_a'));
+	SELECT pgconduit.create_destination('alice_a2', jsonb_build_object('table', 'a2', 'url', $alice_url));
+	SELECT pgconduit.create_pipeline('alices', 'alice_a', 'alice_a2');
 });
 $node->poll_query_until('postgres',
 	q{SELECT state = 'failed' FROM pgconduit.status WHERE pipeline = 'alices'});
@@ -74,7 +79,9 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE carol NOLOGIN;
 	GRANT pgconduit_admin TO carol;
 	SET ROLE carol;
-	SELECT pgconduit.create_pipeline('carols', 'a', 'a2');
+	SELECT pgconduit.create_source('carol_a', '{"table": "a", "url": "dbname=postgres password=x", "slot_name": "carol_a"}');
+	SELECT pgconduit.create_destination('carol_a2', '{"table": "a2", "url": "dbname=postgres password=x"}');
+	SELECT pgconduit.create_pipeline('carols', 'carol_a', 'carol_a2');
 });
 $node->poll_query_until('postgres',
 	q{SELECT state = 'failed' FROM pgconduit.status WHERE pipeline = 'carols'});
