@@ -21,6 +21,7 @@
 #include "lib/stringinfo.h"
 #include "libpq-fe.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "parser/scansup.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -28,6 +29,7 @@
 
 #include "config.h"
 #include "pgconduit.h"
+#include "pq.h"
 
 /* The type of value a configuration key takes */
 typedef enum PgcKeyType
@@ -75,6 +77,9 @@ typedef struct PgcConfigValues
 	const PgcKeySpec *spec;
 	JsonbValue *values[PGC_MAX_KEYS];	/* NULL where absent */
 } PgcConfigValues;
+
+static void config_check_names(PgcConfigValues *cv, const char *key,
+							   const char *s, char sep, const char *what);
 
 PG_FUNCTION_INFO_V1(pgconduit_validate_config);
 PG_FUNCTION_INFO_V1(pgconduit_mask_url);
@@ -385,6 +390,7 @@ config_names(PgcConfigValues *cv, const char *key)
 		List	   *names;
 
 		config_check_name_bytes(cv, key, s, ',');
+		config_check_names(cv, key, s, ',', "a comma-separated list of column names");
 		if (!SplitIdentifierString(s, ',', &names))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -441,34 +447,93 @@ config_names(PgcConfigValues *cv, const char *key)
 	return result;
 }
 
-/* A connection string that libpq can parse; no connection is made */
+/*
+ * A connection string that libpq can parse; no connection is made.  A
+ * string libpq rejects is not shown: it may hold a password.
+ */
 static char *
 config_url(PgcConfigValues *cv, const char *key)
 {
 	char	   *url = config_nonempty_string(cv, key);
-	char	   *err = NULL;
-	PQconninfoOption *opts;
 
 	if (url == NULL)
 		return NULL;
-	opts = PQconninfoParse(url, &err);
-	if (opts == NULL)
-	{
-		char	   *detail = err ? pstrdup(err) : pstrdup("out of memory");
-
-		if (err)
-			PQfreemem(err);
-		/* libpq's message ends with a newline */
-		if (detail[0] && detail[strlen(detail) - 1] == '\n')
-			detail[strlen(detail) - 1] = '\0';
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid connection string in %s configuration key \"%s\"",
-						cv->kind, key),
-				 errdetail_internal("%s", detail)));
-	}
-	PQconninfoFree(opts);
+	PQconninfoFree(pgc_pq_parse(url, psprintf("%s configuration key \"%s\"",
+											  cv->kind, key)));
 	return url;
+}
+
+/*
+ * Check that s is a list of SQL names separated by sep ('.' or ','), each
+ * a double-quoted identifier ("" for a quote) or a plain one (a letter,
+ * underscore or non-ASCII byte, then those, digits and dollar signs),
+ * white space allowed around them, as the SQL parser reads them.
+ */
+static void
+config_check_names(PgcConfigValues *cv, const char *key, const char *s,
+				   char sep, const char *what)
+{
+	const char *p = s;
+
+	for (;;)
+	{
+		while (scanner_isspace(*p))
+			p++;
+		if (*p == '"')
+		{
+			const char *start = ++p;
+
+			for (;;)
+			{
+				if (*p == '\0')
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_NAME),
+							 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+									cv->kind, key, s),
+							 errdetail("A quoted name is not closed.")));
+				if (*p == '"' && p[1] == '"')
+					p += 2;
+				else if (*p == '"')
+					break;
+				else
+					p++;
+			}
+			if (p == start)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_NAME),
+						 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+								cv->kind, key, s),
+						 errdetail("A quoted name is empty.")));
+			p++;
+		}
+		else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				 *p == '_' || IS_HIGHBIT_SET(*p))
+		{
+			while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				   (*p >= '0' && *p <= '9') || *p == '_' || *p == '$' ||
+				   IS_HIGHBIT_SET(*p))
+				p++;
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+							cv->kind, key, s),
+					 errdetail("The value must be %s in SQL syntax.", what),
+					 errhint("Put a name that is not a plain SQL identifier in double quotes.")));
+		while (scanner_isspace(*p))
+			p++;
+		if (*p == '\0')
+			return;
+		if (*p != sep)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+							cv->kind, key, s),
+					 errdetail("The value must be %s in SQL syntax.", what),
+					 errhint("Put a name that is not a plain SQL identifier in double quotes.")));
+		p++;
+	}
 }
 
 /* A table name that parses as a possibly qualified SQL name */
@@ -481,6 +546,8 @@ config_table(PgcConfigValues *cv, const char *key)
 	if (table == NULL)
 		return NULL;
 	config_check_name_bytes(cv, key, table, '.');
+	config_check_names(cv, key, table, '.',
+					   "a table name, optionally qualified by a schema name,");
 	if (!SplitIdentifierString(pstrdup(table), '.', &names))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
@@ -679,7 +746,8 @@ config_push_string(JsonbParseState **state, const char *key, const char *val)
  * source, so that they stay fixed for the life of the connector.
  */
 Jsonb *
-pgc_config_normalize(const char *kind, const char *name, Jsonb *config)
+pgc_config_normalize(const char *kind, const char *name, Jsonb *config,
+					 Oid owner)
 {
 	PgcSourceConfig *sc;
 	JsonbParseState *state = NULL;
@@ -691,11 +759,21 @@ pgc_config_normalize(const char *kind, const char *name, Jsonb *config)
 	pgc_check_connector_name("connector", name);
 	if (config_spec(kind) == destination_keys)
 	{
-		(void) pgc_destination_config_parse(name, config);
+		PgcDestinationConfig *dc = pgc_destination_config_parse(name, config);
+
+		if (!superuser_arg(owner))
+			pgc_pq_check_conninfo(dc->url, "in destination configuration key \"url\"");
 		return config;
 	}
 
 	sc = pgc_source_config_parse(name, config);
+	if (!superuser_arg(owner))
+	{
+		pgc_pq_check_conninfo(sc->url, "in source configuration key \"url\"");
+		if (sc->replication_url != sc->url)
+			pgc_pq_check_conninfo(sc->replication_url,
+								  "in source configuration key \"replication_url\"");
+	}
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	it = JsonbIteratorInit(&config->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -718,8 +796,9 @@ pgc_config_normalize(const char *kind, const char *name, Jsonb *config)
 }
 
 /*
- * SQL: pgconduit._validate_config(kind, name, config) returns the config
- * normalized for storage, or raises an ERROR.
+ * SQL: pgconduit._validate_config(kind, name, config, owner) returns the
+ * config normalized for storage, or raises an ERROR.  The connection
+ * strings of an owner that is not a superuser must follow dblink's rules.
  */
 Datum
 pgconduit_validate_config(PG_FUNCTION_ARGS)
@@ -727,8 +806,9 @@ pgconduit_validate_config(PG_FUNCTION_ARGS)
 	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	Jsonb	   *config = PG_GETARG_JSONB_P(2);
+	Oid			owner = PG_GETARG_OID(3);
 
-	PG_RETURN_JSONB_P(pgc_config_normalize(kind, name, config));
+	PG_RETURN_JSONB_P(pgc_config_normalize(kind, name, config, owner));
 }
 
 /*

@@ -45,7 +45,8 @@ typedef struct PgcDestinationConfig
 
 extern PgcSourceConfig *pgc_source_config_parse(const char *name, Jsonb *config);
 extern PgcDestinationConfig *pgc_destination_config_parse(const char *name, Jsonb *config);
-extern Jsonb *pgc_config_normalize(const char *kind, const char *name, Jsonb *config);
+extern Jsonb *pgc_config_normalize(const char *kind, const char *name, Jsonb *config,
+								   Oid owner);
 extern char *pgc_default_object_name(const char *connector);
 extern void pgc_check_connector_name(const char *what, const char *name);
 

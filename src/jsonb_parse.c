@@ -232,10 +232,24 @@ pgcp_key_cmp(const JsonbValue *a, const JsonbValue *b)
 	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
 }
 
+/* The same order, equal keys in the order they came, for qsort */
+static int
+pgcp_pair_cmp(const void *a, const void *b)
+{
+	const JsonbPair *pa = a;
+	const JsonbPair *pb = b;
+	int			c = pgcp_key_cmp(&pa->key, &pb->key);
+
+	if (c != 0)
+		return c;
+	return pa->order < pb->order ? -1 : (pa->order > pb->order ? 1 : 0);
+}
+
 /*
  * Sort an object's pairs into jsonb's order and drop repeated keys, the
- * last of them winning, as jsonb_in does.  Objects are small: insertion
- * sort, stable, so equal keys keep their order.
+ * last of them winning, as jsonb_in does.  Most objects are small and get
+ * an insertion sort; a large one, whose size the input decides, is sorted
+ * in O(n log n), so that no input can keep the parser busy for long.
  */
 static void
 pgcp_sort_pairs(JsonbValue *obj)
@@ -244,17 +258,25 @@ pgcp_sort_pairs(JsonbValue *obj)
 	int			n = obj->val.object.nPairs;
 	int			out = 0;
 
-	for (int i = 1; i < n; i++)
+	if (n > 16)
 	{
-		JsonbPair	tmp = pairs[i];
-		int			j = i - 1;
-
-		while (j >= 0 && pgcp_key_cmp(&pairs[j].key, &tmp.key) > 0)
+		CHECK_FOR_INTERRUPTS();
+		qsort(pairs, n, sizeof(JsonbPair), pgcp_pair_cmp);
+	}
+	else
+	{
+		for (int i = 1; i < n; i++)
 		{
-			pairs[j + 1] = pairs[j];
-			j--;
+			JsonbPair	tmp = pairs[i];
+			int			j = i - 1;
+
+			while (j >= 0 && pgcp_key_cmp(&pairs[j].key, &tmp.key) > 0)
+			{
+				pairs[j + 1] = pairs[j];
+				j--;
+			}
+			pairs[j + 1] = tmp;
 		}
-		pairs[j + 1] = tmp;
 	}
 	for (int i = 0; i < n; i++)
 	{
@@ -371,6 +393,8 @@ static bool
 pgcp_value(PgcpState *s, JsonbValue *v)
 {
 	check_stack_depth();
+	/* the input may be large: answer a cancel while parsing it */
+	CHECK_FOR_INTERRUPTS();
 	pgcp_skip_space(s);
 	if (s->p >= s->end)
 		return false;

@@ -29,6 +29,7 @@ int			pgc_buffer_size = 10000;
 int			pgc_max_pipelines = 8;
 int			pgc_max_retained_wal = 1024;
 int			pgc_slot_check_interval = 60;
+int			pgc_max_batch_memory = 65536;
 bool		pgc_preloaded = false;
 
 PG_FUNCTION_INFO_V1(pgconduit_check_admin);
@@ -67,6 +68,15 @@ _PG_init(void)
 							60, 1, 86400,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgconduit.max_batch_memory",
+							"Bytes of records a pipeline gathers into one batch, at most.",
+							"A batch ends at the destination's \"batch_size\" records or at this size, whichever comes first.",
+							&pgc_max_batch_memory,
+							65536, 1024, 1048576,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	/* a postmaster setting can only be defined while the server starts */

@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -45,17 +46,155 @@ pgc_pq_wait(PGconn *conn, int events, long timeout_ms)
 }
 
 /*
+ * Connection options a connection string of a role that is not a superuser
+ * may use.  Every other one (passfile, service, sslkey, sslcert,
+ * sslrootcert, sslcrl, sslcrldir, sslpassword, krbsrvname, gsslib,
+ * gssencmode and whatever newer libpq versions add) could make libpq read
+ * the server's own files or use its own credentials on that role's behalf.
+ */
+static const char *const pgc_safe_options[] = {
+	"host", "hostaddr", "port", "dbname", "user", "password",
+	"connect_timeout", "client_encoding", "options", "application_name",
+	"fallback_application_name", "keepalives", "keepalives_idle",
+	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	"sslmode", "sslcompression", "sslsni", "ssl_min_protocol_version",
+	"ssl_max_protocol_version", "requirepeer", "target_session_attrs",
+	"channel_binding", "load_balance_hosts", "require_auth",
+	NULL
+};
+
+/* Is s the name of a libpq connection option? */
+static bool
+pgc_pq_is_option(const char *s, int len)
+{
+	PQconninfoOption *defs = PQconndefaults();
+	bool		found = false;
+
+	if (defs == NULL)
+		return false;
+	for (PQconninfoOption *o = defs; o->keyword; o++)
+		if (strlen(o->keyword) == len && strncmp(o->keyword, s, len) == 0)
+			found = true;
+	PQconninfoFree(defs);
+	return found;
+}
+
+/*
+ * libpq's message about a connection string it cannot parse, with every
+ * quoted part that is not an option name or a single character replaced:
+ * libpq quotes the text it stumbled on, which may be part of a password.
+ */
+static char *
+pgc_pq_redact(const char *msg)
+{
+	StringInfoData buf;
+	const char *p = msg;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		const char *q;
+
+		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+		{
+			appendStringInfoChar(&buf, *p++);
+			continue;
+		}
+		if (q - p - 1 <= 1 || pgc_pq_is_option(p + 1, q - p - 1))
+			appendBinaryStringInfo(&buf, p, q - p + 1);
+		else
+			appendStringInfoString(&buf, "\"********\"");
+		p = q + 1;
+	}
+	/* libpq's message ends with a newline */
+	if (buf.len > 0 && buf.data[buf.len - 1] == '\n')
+		buf.data[--buf.len] = '\0';
+	return buf.data;
+}
+
+/*
+ * Parse a connection string, or raise an ERROR that does not show it.
+ * where says where the string comes from, for the message.
+ */
+PQconninfoOption *
+pgc_pq_parse(const char *url, const char *where)
+{
+	char	   *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err);
+	char	   *detail;
+
+	if (opts != NULL)
+		return opts;
+	if (err == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	detail = pgc_pq_redact(err);
+	PQfreemem(err);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid connection string in %s", where),
+			 errdetail_internal("%s", detail)));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The rules of dblink for connections made on behalf of a role that is not
+ * a superuser, checked before connecting: the connection string gives a
+ * non-empty password and uses only options that cannot make libpq read the
+ * server's files or use its credentials.  where completes the messages:
+ * "to connect to the source", "in destination configuration key "url"".
+ */
+void
+pgc_pq_check_conninfo(const char *url, const char *where)
+{
+	PQconninfoOption *opts = pgc_pq_parse(url, where);
+	bool		has_password = false;
+
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		bool		safe = false;
+
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+			has_password = true;
+		for (int i = 0; pgc_safe_options[i]; i++)
+			if (strcmp(pgc_safe_options[i], o->keyword) == 0)
+				safe = true;
+		if (!safe)
+		{
+			char	   *kw = pstrdup(o->keyword);
+
+			PQconninfoFree(opts);
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("connection option \"%s\" is not permitted %s", kw, where),
+					 errdetail("Only superusers may use connection options that make the server read its own files or use its own credentials.")));
+		}
+	}
+	PQconninfoFree(opts);
+	if (!has_password)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required %s", where),
+				 errdetail("Non-superusers must provide a password in the connection string."),
+				 errhint("Put a password in the connection string, or have a superuser own the connector.")));
+}
+
+/*
  * Connect to url, as a replication connection (replication=database) if
  * asked.  what names the connection in errors ("source", "destination").
- * When require_password is set, a connection that did not use a password
- * is refused, as dblink refuses it for users who are not superusers.
+ * With require_password (the pipeline's owner is not a superuser) the
+ * connection string is checked first, and a connection that did not use
+ * its password is refused, as dblink refuses it.
  */
 PGconn *
 pgc_pq_connect(const char *url, bool replication, const char *appname,
 			   const char *what, bool require_password)
 {
 	char	   *err = NULL;
-	PGconn	   *conn = pgc_pq_try_connect(url, replication, appname,
+	PGconn	   *conn = pgc_pq_try_connect(url, replication, appname, what,
 										  require_password, &err);
 
 	if (conn == NULL)
@@ -63,31 +202,31 @@ pgc_pq_connect(const char *url, bool replication, const char *appname,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("could not connect to the %s", what),
 				 errdetail_internal("%s", err)));
-	if (require_password && !PQconnectionUsedPassword(conn))
-	{
-		PQfinish(conn);
-		ereport(ERROR,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg("password is required to connect to the %s", what),
-				 errdetail("The pipeline's owner is not a superuser, and the connection did not use a password."),
-				 errhint("Put a password in the connector's url, or have a superuser own the pipeline.")));
-	}
 	return conn;
 }
 
 /*
- * Connect to url; on failure return NULL and set *err to libpq's message.
- * Interrupts are still served (and raise their ERROR) while waiting.
+ * Connect to url; when the server cannot be reached, return NULL and set
+ * *err to libpq's message.  Anything else -- a connection string the
+ * owner may not use, a connection without password, an interrupt --
+ * raises an ERROR.  The connection's search_path is emptied before it is
+ * used, as libpqwalreceiver does, so that nothing a database owner put in
+ * a schema of the search path runs with the connection's rights.
  */
 PGconn *
 pgc_pq_try_connect(const char *url, bool replication, const char *appname,
-				   bool require_password, char **err)
+				   const char *what, bool require_password, char **err)
 {
 	const char *keys[5];
 	const char *vals[5];
 	int			n = 0;
 	PGconn	   *conn;
 	volatile PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+
+	if (require_password)
+		pgc_pq_check_conninfo(url, psprintf("to connect to the %s", what));
+	else
+		PQconninfoFree(pgc_pq_parse(url, psprintf("the connection string of the %s", what)));
 
 	keys[n] = "dbname";
 	vals[n++] = url;
@@ -119,6 +258,17 @@ pgc_pq_try_connect(const char *url, bool replication, const char *appname,
 				pgc_pq_wait(conn, WL_SOCKET_WRITEABLE, -1);
 			status = PQconnectPoll(conn);
 		}
+		if (PQstatus(conn) == CONNECTION_OK)
+		{
+			if (require_password && !PQconnectionUsedPassword(conn))
+				ereport(ERROR,
+						(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+						 errmsg("password is required to connect to the %s", what),
+						 errdetail("The pipeline's owner is not a superuser, and the server did not ask for the password."),
+						 errhint("Have the server ask for the password (pg_hba.conf), or have a superuser own the pipeline.")));
+			pgc_pq_command(conn, what,
+						   "SELECT pg_catalog.set_config('search_path', '', false)");
+		}
 	}
 	PG_CATCH();
 	{
@@ -134,6 +284,29 @@ pgc_pq_try_connect(const char *url, bool replication, const char *appname,
 		return NULL;
 	}
 	return conn;
+}
+
+/*
+ * Run one statement whose names of relations are looked up in the search
+ * path the connection's role had when it logged in (its names of functions
+ * and operators are qualified), for tables that a user named without their
+ * schema.  The search path stays empty for everything else.
+ */
+PGresult *
+pgc_pq_exec_user_path(PGconn *conn, const char *what, const char *sql,
+					  int nparams, const char *const *params)
+{
+	PGresult   *res;
+
+	/* an error ends the connection's user, so the path is never left set */
+	pgc_pq_command(conn, what,
+				   "SELECT pg_catalog.set_config('search_path', s.reset_val, false)"
+				   "  FROM pg_catalog.pg_settings s"
+				   " WHERE s.name OPERATOR(pg_catalog.=) 'search_path'");
+	res = pgc_pq_exec(conn, what, sql, nparams, params);
+	pgc_pq_command(conn, what,
+				   "SELECT pg_catalog.set_config('search_path', '', false)");
+	return res;
 }
 
 /* Close *conn if open */

@@ -44,6 +44,9 @@
 /* How many measurements it remembers, to know when it had caught up */
 #define PGC_MEASURES	16
 
+/* Snapshot rows fetched at a time, at most */
+#define PGC_SNAPSHOT_FETCH	1000
+
 /* How long the worker lets records gather while the destination is busy */
 #define PGC_GATHER_MS	1
 
@@ -107,13 +110,17 @@ pgc_source_find(PgcWorker *w)
 
 	params[0] = w->src->table;
 	params[1] = w->started_relid;
-	return pgc_pq_exec(w->source, "source",
-					   "SELECT c.oid, n.nspname, c.relname, c.relkind,"
-					   "       pg_catalog.to_regclass($1)::oid"
-					   "  FROM pg_catalog.pg_class c"
-					   "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-					   " WHERE c.oid = coalesce($2::oid, pg_catalog.to_regclass($1))"
-					   "   AND c.relkind IN ('r', 'p')", 2, params);
+	/* a name without schema: where the source's role finds it */
+	return pgc_pq_exec_user_path(w->source, "source",
+								 "SELECT c.oid, n.nspname, c.relname, c.relkind,"
+								 "       pg_catalog.to_regclass($1)::pg_catalog.oid"
+								 "  FROM pg_catalog.pg_class c"
+								 "  JOIN pg_catalog.pg_namespace n"
+								 "    ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+								 " WHERE c.oid OPERATOR(pg_catalog.=)"
+								 "       coalesce($2::pg_catalog.oid, pg_catalog.to_regclass($1))"
+								 "   AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog.\"char\"[])",
+								 2, params);
 }
 
 /*
@@ -299,8 +306,9 @@ pgc_source_prepare(PgcWorker *w)
 	params[0] = w->relid;
 	res = pgc_pq_exec(w->source, "source",
 					  "SELECT attname FROM pg_catalog.pg_attribute"
-					  " WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped"
-					  "   AND attgenerated = '' ORDER BY attnum", 1, params);
+					  " WHERE attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  "   AND attnum OPERATOR(pg_catalog.>) 0 AND NOT attisdropped"
+					  "   AND attgenerated OPERATOR(pg_catalog.=) '' ORDER BY attnum", 1, params);
 	for (int i = 0; i < PQntuples(res); i++)
 		if (!PQgetisnull(res, i, 0))
 			all = lappend(all, pstrdup(PQgetvalue(res, i, 0)));
@@ -329,11 +337,11 @@ pgc_source_prepare(PgcWorker *w)
 		res = pgc_pq_exec(w->source, "source",
 						  "SELECT a.attname"
 						  "  FROM pg_catalog.pg_index i,"
-						  "       unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
-						  "  JOIN pg_catalog.pg_attribute a ON a.attnum = k.attnum"
-						  " WHERE i.indrelid = $1::oid AND i.indisprimary"
-						  "   AND k.ord <= i.indnkeyatts"
-						  "   AND a.attrelid = i.indrelid ORDER BY k.ord", 1, params);
+						  "       pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
+						  "  JOIN pg_catalog.pg_attribute a ON a.attnum OPERATOR(pg_catalog.=) k.attnum"
+						  " WHERE i.indrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid AND i.indisprimary"
+						  "   AND k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts"
+						  "   AND a.attrelid OPERATOR(pg_catalog.=) i.indrelid ORDER BY k.ord", 1, params);
 		for (int i = 0; i < PQntuples(res); i++)
 			if (!PQgetisnull(res, i, 0))
 				w->key = lappend(w->key, pstrdup(PQgetvalue(res, i, 0)));
@@ -349,9 +357,9 @@ pgc_source_prepare(PgcWorker *w)
 	if (!src->cdc)
 		return;
 	res = pgc_pq_exec(w->source, "source",
-					  "SELECT current_setting('wal_level'),"
+					  "SELECT pg_catalog.current_setting('wal_level'),"
 					  "       (SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles"
-					  "         WHERE rolname = current_user)", 0, NULL);
+					  "         WHERE rolname OPERATOR(pg_catalog.=) CURRENT_USER)", 0, NULL);
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
 	{
 		PQclear(res);
@@ -396,19 +404,26 @@ pgc_source_ensure_slot(PgcWorker *w)
 
 	/*
 	 * publication: without the table's inheritance children (ONLY), which
-	 * the pipeline does not read, so that it asks nothing of them
+	 * the pipeline does not read, so that it asks nothing of them; the
+	 * table is found by name, since casting every published name to
+	 * regclass needs USAGE on every schema, pg_toast's included
 	 */
 	params[0] = src->publication_name;
 	params[1] = w->relid;
 	params[2] = psprintf("created by pgconduit for pipeline %s", w->name);
 	res = pgc_pq_exec(w->source, "source",
 					  "SELECT p.puballtables OR EXISTS ("
-					  "         SELECT 1 FROM pg_catalog.pg_publication_tables t"
-					  "          WHERE t.pubname = p.pubname"
-					  "            AND pg_catalog.format('%I.%I', t.schemaname, t.tablename)::regclass = $2::oid),"
+					  "         SELECT 1 FROM pg_catalog.pg_publication_tables t,"
+					  "                pg_catalog.pg_class c, pg_catalog.pg_namespace n"
+					  "          WHERE c.oid OPERATOR(pg_catalog.=) $2::pg_catalog.oid"
+					  "            AND n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+					  "            AND t.pubname OPERATOR(pg_catalog.=) p.pubname"
+					  "            AND t.schemaname OPERATOR(pg_catalog.=) n.nspname"
+					  "            AND t.tablename OPERATOR(pg_catalog.=) c.relname),"
 					  "       p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate,"
 					  "       pg_catalog.obj_description(p.oid, 'pg_publication') IS NOT DISTINCT FROM $3"
-					  "  FROM pg_catalog.pg_publication p WHERE p.pubname = $1", 3, params);
+					  "  FROM pg_catalog.pg_publication p"
+					  " WHERE p.pubname OPERATOR(pg_catalog.=) $1", 3, params);
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
@@ -458,8 +473,10 @@ pgc_source_ensure_slot(PgcWorker *w)
 	/* slot */
 	params[0] = src->slot_name;
 	res = pgc_pq_exec(w->source, "source",
-					  "SELECT s.plugin, s.slot_type, s.database = current_database()"
-					  "  FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = $1",
+					  "SELECT s.plugin, s.slot_type,"
+					  "       s.database OPERATOR(pg_catalog.=) pg_catalog.current_database()"
+					  "  FROM pg_catalog.pg_replication_slots s"
+					  " WHERE s.slot_name OPERATOR(pg_catalog.=) $1",
 					  1, params);
 	if (PQntuples(res) == 1)
 	{
@@ -549,8 +566,9 @@ pgc_snapshot_begin(PgcWorker *w, XLogRecPtr *cut)
 	res = pgc_pq_exec(w->source, "source",
 					  "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
 					  "  FROM pg_catalog.pg_class c"
-					  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-					  " WHERE c.oid = $1::oid", 1, params);
+					  "  JOIN pg_catalog.pg_namespace n"
+					  "    ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+					  " WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid", 1, params);
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
 		pgc_snapshot_changed(w, res);
 	locked = pstrdup(PQgetvalue(res, 0, 0));
@@ -576,11 +594,12 @@ pgc_snapshot_begin(PgcWorker *w, XLogRecPtr *cut)
 	}
 	params[1] = locked;
 	res = pgc_pq_exec(w->source, "source",
-					  "SELECT pg_catalog.pg_current_wal_insert_lsn()::text,"
+					  "SELECT pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text,"
 					  "       pg_catalog.pg_export_snapshot(),"
-					  "       greatest(c.reltuples, 0)::bigint,"
-					  "       pg_catalog.to_regclass($2)::oid = c.oid"
-					  "  FROM pg_catalog.pg_class c WHERE c.oid = $1::oid", 2, params);
+					  "       greatest(c.reltuples, 0)::pg_catalog.int8,"
+					  "       pg_catalog.to_regclass($2)::pg_catalog.oid OPERATOR(pg_catalog.=) c.oid"
+					  "  FROM pg_catalog.pg_class c"
+					  " WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid", 2, params);
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
 		PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 3) ||
 		strcmp(PQgetvalue(res, 0, 3), "t") != 0)
@@ -680,9 +699,10 @@ pgc_snapshot_copy_target(PgcWorker *w, PGconn *reader, List *cols)
 	params[1] = pgc_array_literal(cols);
 	res = pgc_pq_exec(reader, "source",
 					  "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)"
-					  "  FROM unnest($2::text[]) WITH ORDINALITY c(name, ord)"
+					  "  FROM pg_catalog.unnest($2::pg_catalog.text[]) WITH ORDINALITY c(name, ord)"
 					  "  JOIN pg_catalog.pg_attribute a"
-					  "    ON a.attrelid = $1::oid AND a.attname = c.name"
+					  "    ON a.attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  "   AND a.attname OPERATOR(pg_catalog.=) c.name"
 					  " ORDER BY c.ord", 2, params);
 	for (int i = 0; i < PQntuples(res); i++)
 		if (!PQgetisnull(res, i, 0))
@@ -858,10 +878,11 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 	int64		n = 0;
 	char		position[PGC_POSITION_LEN + 1];
 	char		fetch[64];
+	int			chunk;
 
 	/* key and payload of each row as JSON, built by the source */
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT to_jsonb(k.*)::text, to_jsonb(r.*)::text FROM ");
+	appendStringInfoString(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT pg_catalog.to_jsonb(k.*)::pg_catalog.text, pg_catalog.to_jsonb(r.*)::pg_catalog.text FROM ");
 	appendStringInfo(&sql, "%s%s s, LATERAL (SELECT ",
 					 w->relkind == 'r' ? "ONLY " : "", w->qualified);
 	first = true;
@@ -883,14 +904,17 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 	pgc_batch_reset(w);
 	w->batch_table = w->target;
 	initStringInfo(&rec);
-	snprintf(fetch, sizeof(fetch), "FETCH %d FROM pgconduit_snapshot", w->batch_limit);
+	/* a batch is read in steps, so that it stays within its bytes too */
+	chunk = Min(w->batch_limit, PGC_SNAPSHOT_FETCH);
+	snprintf(fetch, sizeof(fetch), "FETCH %d FROM pgconduit_snapshot", chunk);
 	for (;;)
 	{
 		int			rows;
+		int			nbatch;
 
 		res = pgc_pq_exec(reader, "source", fetch, 0, NULL);
 		rows = PQntuples(res);
-		if (rows == 0)
+		if (rows == 0 && w->nbatch == 0)
 		{
 			PQclear(res);
 			break;
@@ -915,13 +939,18 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 			pgc_batch_add(w, rec.data, rec.len, position);
 		}
 		PQclear(res);
+		CHECK_FOR_INTERRUPTS();
+		if (rows == chunk && pgc_batch_has_room(w, chunk))
+			continue;
 
 		/* the destination applies this batch while the next is read */
+		nbatch = w->nbatch;
 		pgc_batch_seal(w);
 		pgc_batch_finish(w);
-		pgc_snapshot_count(w, n - rows, rows);
+		pgc_snapshot_count(w, n - nbatch, nbatch);
 		pgc_batch_send(w, "snapshot");
-		CHECK_FOR_INTERRUPTS();
+		if (rows < chunk)
+			break;
 	}
 	pgc_batch_finish(w);
 	w->batch_table = NULL;
@@ -1275,7 +1304,8 @@ pgc_source_stream(PgcWorker *w)
 		const char *params[1] = {w->src->slot_name};
 
 		res = pgc_pq_exec(w->source, "source",
-						  "SELECT confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+						  "SELECT confirmed_flush_lsn::pg_catalog.text FROM pg_catalog.pg_replication_slots"
+						  " WHERE slot_name OPERATOR(pg_catalog.=) $1",
 						  1, params);
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 		{
@@ -1336,7 +1366,7 @@ pgc_source_stream(PgcWorker *w)
 		bool		dest_idle;
 
 		CHECK_FOR_INTERRUPTS();
-		while (w->nbatch + per_message <= w->batch_limit)
+		while (pgc_batch_has_room(w, per_message))
 		{
 			r = PQgetCopyData(w->repl, &buf, 1);
 			if (r == 0)
@@ -1396,7 +1426,7 @@ pgc_source_stream(PgcWorker *w)
 		 * commit was read by then.
 		 */
 		dest_idle = pgc_stream_dest_idle(w, dest_readable);
-		if (w->nbatch > 0 && (dest_idle || w->nbatch + per_message > w->batch_limit))
+		if (w->nbatch > 0 && (dest_idle || !pgc_batch_has_room(w, per_message)))
 		{
 			pgc_batch_seal(w);
 			pgc_stream_finish(w, &st);
@@ -1460,7 +1490,7 @@ pgc_source_stream(PgcWorker *w)
 		 * Else just look.
 		 */
 		dest_readable = false;
-		if (got && !dest_idle && w->nbatch + per_message <= w->batch_limit)
+		if (got && !dest_idle && pgc_batch_has_room(w, per_message))
 			nevents = WaitEventSetWait(ws_dest, PGC_GATHER_MS, events,
 									   lengthof(events), PG_WAIT_EXTENSION);
 		else

@@ -298,14 +298,19 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 	PGconn	   *conn;
 	char	   *err = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
+	Oid			owner = InvalidOid;
+	PgcSavedUser saved;
 
 	pgc_check_admin();
+	pgc_as_extension_owner(&saved);
 	SPI_connect();
 	args[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT d.config, extract(epoch FROM p.created_at)::numeric::text"
+	if (SPI_execute_with_args("SELECT d.config,"
+							  "       extract(epoch FROM p.created_at)::pg_catalog.numeric::pg_catalog.text,"
+							  "       p.owner::pg_catalog.oid"
 							  "  FROM pgconduit.pipeline p"
-							  "  JOIN pgconduit.connector d ON d.name = p.destination"
-							  " WHERE p.name = $1",
+							  "  JOIN pgconduit.connector d ON d.name OPERATOR(pg_catalog.=) p.destination"
+							  " WHERE p.name OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline \"%s\"", name);
 	if (SPI_processed == 1)
@@ -317,7 +322,9 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 										   SPI_tuptable->tupdesc, 2);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		if (!isnull && created != NULL)
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 3, &isnull));
+		if (created != NULL)
 		{
 			dst = pgc_destination_config_parse(name, DatumGetJsonbPCopy(config));
 			id = pgc_pipeline_id(name, created);
@@ -325,6 +332,11 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	pgc_as_caller(&saved);
+	if (dst != NULL && !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of pipeline \"%s\"", name)));
 	if (dst == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -333,7 +345,7 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 	by_hand = psprintf("DELETE FROM pgconduit.progress WHERE pipeline_id = %s",
 					   quote_literal_cstr(id));
 	conn = pgc_pq_try_connect(dst->url, false, "pgconduit drop_pipeline",
-							  false, &err);
+							  "destination", !superuser_arg(owner), &err, NULL);
 	if (conn == NULL)
 	{
 		ereport(NOTICE,
@@ -342,16 +354,6 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 						name),
 				 errdetail_internal("%s", err),
 				 errhint("Run %s in the destination database once it is reachable.", by_hand)));
-		PG_RETURN_VOID();
-	}
-	if (!superuser() && !PQconnectionUsedPassword(conn))
-	{
-		PQfinish(conn);
-		ereport(NOTICE,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg("could not delete the progress of pipeline \"%s\" in its destination: the connection did not use a password",
-						name),
-				 errhint("Run %s in the destination database.", by_hand)));
 		PG_RETURN_VOID();
 	}
 	PG_TRY();

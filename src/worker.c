@@ -102,17 +102,22 @@ pgc_load_pipeline(PgcWorker *w)
 	MemoryContext cxt = CurrentMemoryContext;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
+	PgcSavedUser saved;
 
 	StartTransactionCommand();
+	/* read as the catalog's owner: the pipeline's owner is checked later */
+	pgc_as_extension_owner(&saved);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = CStringGetTextDatum(w->name);
 	if (SPI_execute_with_args("SELECT s.config, d.config,"
-							  "       extract(epoch FROM p.created_at)::numeric::text"
+							  "       extract(epoch FROM p.created_at)::pg_catalog.numeric::pg_catalog.text"
 							  "  FROM pgconduit.pipeline p"
-							  "  JOIN pgconduit.connector s ON s.name = p.source"
-							  "  JOIN pgconduit.connector d ON d.name = p.destination"
-							  " WHERE p.name = $1 AND p.enabled",
+							  "  JOIN pgconduit.connector s ON s.name OPERATOR(pg_catalog.=) p.source"
+							  "   AND s.owner OPERATOR(pg_catalog.=) p.owner"
+							  "  JOIN pgconduit.connector d ON d.name OPERATOR(pg_catalog.=) p.destination"
+							  "   AND d.owner OPERATOR(pg_catalog.=) p.owner"
+							  " WHERE p.name OPERATOR(pg_catalog.=) $1 AND p.enabled",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline \"%s\"", w->name);
 	if (SPI_processed == 1)
@@ -131,6 +136,7 @@ pgc_load_pipeline(PgcWorker *w)
 		found = true;
 	}
 	SPI_finish();
+	pgc_as_caller(&saved);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	return found;
@@ -398,7 +404,7 @@ pgc_read_progress(PgcWorker *w)
 
 	res = pgc_pq_exec(w->dest, "destination",
 					  "SELECT phase, position, source_relid, source_table"
-					  "  FROM pgconduit.progress WHERE pipeline_id = $1",
+					  "  FROM pgconduit.progress WHERE pipeline_id OPERATOR(pg_catalog.=) $1",
 					  1, params);
 	w->phase[0] = '\0';
 	w->position[0] = '\0';
@@ -426,7 +432,8 @@ pgc_connect_destination(PgcWorker *w)
 	w->dest = pgc_pq_connect(w->dst->url, false, w->appname, "destination",
 							 w->need_password);
 	res = pgc_pq_exec(w->dest, "destination",
-					  "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pgconduit'",
+					  "SELECT 1 FROM pg_catalog.pg_extension"
+					  " WHERE extname OPERATOR(pg_catalog.=) 'pgconduit'",
 					  0, NULL);
 	if (PQntuples(res) != 1)
 	{
@@ -437,6 +444,22 @@ pgc_connect_destination(PgcWorker *w)
 				 errhint("Run CREATE EXTENSION pgconduit in the destination database.")));
 	}
 	PQclear(res);
+	/* a table named without its schema: where the destination's role finds it */
+	if (w->dst->table != NULL)
+	{
+		const char *params[1] = {w->dst->table};
+
+		res = pgc_pq_exec_user_path(w->dest, "destination",
+									"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
+									"  FROM pg_catalog.pg_class c"
+									"  JOIN pg_catalog.pg_namespace n"
+									"    ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+									" WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
+									1, params);
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+			w->dst->table = pstrdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
 	/* planned once per connection, not once per batch */
 	pgc_pq_command(w->dest, "destination",
 				   "PREPARE pgconduit_apply (text, text, bytea, text, text, text, text) AS"
@@ -455,6 +478,10 @@ pgc_run(PgcWorker *w)
 	char		position[PGC_POSITION_LEN + 1];
 
 	pgc_status_phase(w, PGC_STATE_STARTING, PGC_PHASE_CONNECT);
+	/* the owner may have lost the right to run pipelines since */
+	StartTransactionCommand();
+	pgc_check_admin();
+	CommitTransactionCommand();
 	w->source = pgc_pq_connect(src->url, false, w->appname, "source",
 							   w->need_password);
 	pgc_pq_command(w->source, "source", "SELECT 1");	/* ping */
@@ -571,6 +598,8 @@ pgconduit_worker_main(Datum main_arg)
 	before_shmem_exit(pgc_worker_exit, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(slot->dboid, slot->owner, 0);
+	/* nothing a database owner put in the search path runs as the owner */
+	SetConfigOption("search_path", "", PGC_USERSET, PGC_S_OVERRIDE);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "pgconduit worker",
 								ALLOCSET_DEFAULT_SIZES);
@@ -599,6 +628,7 @@ pgconduit_worker_main(Datum main_arg)
 	w->batch_limit = Min(w->dst->batch_size,
 						 (w->src->buffer_size > 0 ? w->src->buffer_size : pgc_buffer_size) / 2);
 	w->batch_limit = Max(w->batch_limit, 1);
+	w->batch_bytes = (int64) pgc_max_batch_memory * 1024;
 
 	PG_TRY();
 	{

@@ -59,6 +59,7 @@ typedef struct PgcWorker
 	int			batch_ends_size;
 	int			nbatch;
 	int			batch_limit;	/* min(batch_size, buffer_size / 2) */
+	int64		batch_bytes;	/* pgconduit.max_batch_memory */
 	char		batch_last[PGC_POSITION_LEN + 1];
 	const char *batch_table;	/* the records' table, when they omit it */
 	MemoryContext parse_cxt;	/* one record's parse */
@@ -70,6 +71,16 @@ typedef struct PgcWorker
 	bool		pending_snapshot;
 	char		pending_last[PGC_POSITION_LEN + 1];
 } PgcWorker;
+
+/*
+ * Does the batch have room for n more records?  It is bounded by records
+ * and by bytes; the bytes may be passed by the records of one read.
+ */
+static inline bool
+pgc_batch_has_room(PgcWorker *w, int n)
+{
+	return w->nbatch + n <= w->batch_limit && w->batch.len < w->batch_bytes;
+}
 
 /* worker.c */
 extern void pgc_batch_reset(PgcWorker *w);

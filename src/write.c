@@ -42,9 +42,11 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/regproc.h"
@@ -360,8 +362,30 @@ get_table(PgcwCall *call, Oid relid)
 }
 
 /*
- * Resolve a table name once per call, locking the table as INSERT does.
- * what says where the name comes from.
+ * RangeVarGetRelidExtended() callback: before a table is locked, check that
+ * the user holds at least one of the privileges in *arg on it, as LOCK
+ * TABLE does, so that a role without rights on a table cannot make its
+ * owner wait.  The privileges an operation needs are checked later.
+ */
+void
+pgcw_table_callback(const RangeVar *rv, Oid relid, Oid oldrelid, void *arg)
+{
+	AclMode		mask = *(AclMode *) arg;
+	char		relkind;
+
+	if (!OidIsValid(relid))
+		return;
+	relkind = get_rel_relkind(relid);
+	if (!relkind)
+		return;					/* dropped meanwhile: not found later */
+	if (pg_class_aclmask(relid, GetUserId(), mask, ACLMASK_ANY) == 0)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(relkind), rv->relname);
+}
+
+/*
+ * Resolve a table name once per call, locking the table as INSERT does
+ * once the user is found to have a privilege to change it.  what says
+ * where the name comes from.
  */
 static Oid
 resolve_table(PgcwCall *call, const char *name, int len, bool exact,
@@ -373,6 +397,7 @@ resolve_table(PgcwCall *call, const char *name, int len, bool exact,
 	RangeVar   *rv;
 	char	   *cname;
 	Oid			relid;
+	AclMode		mask = ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
 
 	foreach(lc, call->names)
 	{
@@ -387,7 +412,8 @@ resolve_table(PgcwCall *call, const char *name, int len, bool exact,
 		rv = makeRangeVar(NULL, cname, -1);
 	else
 		rv = makeRangeVarFromNameList(stringToQualifiedNameList(cname));
-	relid = RangeVarGetRelid(rv, RowExclusiveLock, true);
+	relid = RangeVarGetRelidExtended(rv, RowExclusiveLock, RVR_MISSING_OK,
+									 pgcw_table_callback, &mask);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

@@ -98,13 +98,15 @@ pgconduit_copy_target(PG_FUNCTION_ARGS)
 	Relation	rel;
 	StringInfoData sql;
 	bool		ok;
+	AclMode		mask = ACL_INSERT;
 
 	if (cols == NULL || types == NULL || keys == NULL || ncols != ntypes ||
 		ncols == 0 || nkeys == 0)
 		PG_RETURN_NULL();
 
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
-	relid = RangeVarGetRelid(rv, RowExclusiveLock, true);
+	relid = RangeVarGetRelidExtended(rv, RowExclusiveLock, RVR_MISSING_OK,
+									 pgcw_table_callback, &mask);
 	if (!OidIsValid(relid))
 		PG_RETURN_NULL();
 	rel = table_open(relid, NoLock);

@@ -161,6 +161,8 @@ extern bool pgcw_has_unique_index(Oid relid, const AttrNumber *keys,
 								  int nkeys);
 extern bool pgcw_insert_may_serve(PgcwTable *t);
 extern bool pgcw_upsert_allowed(Oid relid);
+extern void pgcw_table_callback(const RangeVar *rv, Oid relid, Oid oldrelid,
+								void *arg);
 extern void pgcw_tables_cleanup(void);
 
 /* write_convert.c */

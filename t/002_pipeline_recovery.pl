@@ -103,9 +103,10 @@ for my $node ($src, $dst)
 {
 	$node->safe_psql('postgres', q{
 		CREATE TABLE items_log (id int, op text);
+		-- destination triggers run with an empty search_path, as in logical replication
 		CREATE FUNCTION log_items() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
-			INSERT INTO items_log VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP);
+			INSERT INTO public.items_log VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP);
 			RETURN NULL;
 		END $$;
 		CREATE TRIGGER log_items AFTER INSERT OR UPDATE OR DELETE ON items

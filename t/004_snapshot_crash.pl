@@ -34,7 +34,7 @@ $dst->safe_psql('postgres', q{
 		IF NEW.id % 5 = 0 THEN
 			PERFORM pg_sleep(0.001);
 		END IF;
-		INSERT INTO items_log VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP);
+		INSERT INTO public.items_log VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP);
 		RETURN NULL;
 	END $$;
 	CREATE TRIGGER slow_log AFTER INSERT OR UPDATE OR DELETE ON items
