@@ -194,9 +194,16 @@ pgc_pq_connect(const char *url, bool replication, const char *appname,
 			   const char *what, bool require_password)
 {
 	char	   *err = NULL;
+	bool		refused = false;
 	PGconn	   *conn = pgc_pq_try_connect(url, replication, appname, what,
-										  require_password, &err);
+										  require_password, &err, &refused);
 
+	if (refused)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required to connect to the %s", what),
+				 errdetail("The pipeline's owner is not a superuser, and the server did not ask for the password."),
+				 errhint("Have the server ask for the password (pg_hba.conf), or have a superuser own the pipeline.")));
 	if (conn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
@@ -207,15 +214,16 @@ pgc_pq_connect(const char *url, bool replication, const char *appname,
 
 /*
  * Connect to url; when the server cannot be reached, return NULL and set
- * *err to libpq's message.  Anything else -- a connection string the
- * owner may not use, a connection without password, an interrupt --
- * raises an ERROR.  The connection's search_path is emptied before it is
+ * *err to libpq's message; when it did not ask for the password that
+ * require_password needs, return NULL and set *refused too.  A connection
+ * string the owner may not use, or an interrupt, raises an ERROR.  The connection's search_path is emptied before it is
  * used, as libpqwalreceiver does, so that nothing a database owner put in
  * a schema of the search path runs with the connection's rights.
  */
 PGconn *
 pgc_pq_try_connect(const char *url, bool replication, const char *appname,
-				   const char *what, bool require_password, char **err)
+				   const char *what, bool require_password, char **err,
+				   bool *refused)
 {
 	const char *keys[5];
 	const char *vals[5];
@@ -258,17 +266,10 @@ pgc_pq_try_connect(const char *url, bool replication, const char *appname,
 				pgc_pq_wait(conn, WL_SOCKET_WRITEABLE, -1);
 			status = PQconnectPoll(conn);
 		}
-		if (PQstatus(conn) == CONNECTION_OK)
-		{
-			if (require_password && !PQconnectionUsedPassword(conn))
-				ereport(ERROR,
-						(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-						 errmsg("password is required to connect to the %s", what),
-						 errdetail("The pipeline's owner is not a superuser, and the server did not ask for the password."),
-						 errhint("Have the server ask for the password (pg_hba.conf), or have a superuser own the pipeline.")));
+		if (PQstatus(conn) == CONNECTION_OK &&
+			(!require_password || PQconnectionUsedPassword(conn)))
 			pgc_pq_command(conn, what,
 						   "SELECT pg_catalog.set_config('search_path', '', false)");
-		}
 	}
 	PG_CATCH();
 	{
@@ -281,6 +282,14 @@ pgc_pq_try_connect(const char *url, bool replication, const char *appname,
 	{
 		*err = pchomp(PQerrorMessage(conn));
 		PQfinish(conn);
+		return NULL;
+	}
+	if (require_password && !PQconnectionUsedPassword(conn))
+	{
+		PQfinish(conn);
+		*err = psprintf("password is required to connect to the %s", what);
+		if (refused)
+			*refused = true;
 		return NULL;
 	}
 	return conn;

@@ -17,7 +17,8 @@ extern PGconn *pgc_pq_connect(const char *url, bool replication,
 							  bool require_password);
 extern PGconn *pgc_pq_try_connect(const char *url, bool replication,
 								  const char *appname, const char *what,
-								  bool require_password, char **err);
+								  bool require_password, char **err,
+								  bool *refused);
 extern PQconninfoOption *pgc_pq_parse(const char *url, const char *where);
 extern void pgc_pq_check_conninfo(const char *url, const char *where);
 extern PGresult *pgc_pq_exec_user_path(PGconn *conn, const char *what,

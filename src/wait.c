@@ -124,7 +124,7 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 		char	   *err;
 
 		conn = pgc_pq_try_connect(src->url, false, "pgconduit wait_for_pipeline",
-								  "source", !superuser_arg(owner), &err);
+								  "source", !superuser_arg(owner), &err, NULL);
 		if (conn == NULL)
 		{
 			/* a source that is down has changes the pipeline cannot have */
@@ -205,7 +205,7 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	conn = pgc_pq_try_connect(src->url, false, "pgconduit drop_pipeline",
-							  "source", !superuser_arg(owner), &err);
+							  "source", !superuser_arg(owner), &err, NULL);
 	if (conn == NULL)
 	{
 		/* an unreachable source must not keep a pipeline from being dropped */

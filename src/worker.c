@@ -388,8 +388,8 @@ pgc_record_source_table(PgcWorker *w)
 	params[2] = w->target;
 	PQclear(pgc_pq_exec(w->dest, "destination",
 						"UPDATE pgconduit.progress"
-						"   SET source_relid = $2::oid, source_table = $3"
-						" WHERE pipeline_id = $1",
+						"   SET source_relid = $2::pg_catalog.oid, source_table = $3"
+						" WHERE pipeline_id OPERATOR(pg_catalog.=) $1",
 						3, params));
 	w->started_relid = w->relid;
 	w->started_table = w->target;

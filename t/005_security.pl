@@ -146,7 +146,8 @@ END { unlink $pgpass if $wrote_pgpass; }
 	$node->safe_psql('alicesrc', q{
 		CREATE TABLE items (id int PRIMARY KEY, v text);
 		INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, 100) i;
-		GRANT SELECT ON items TO alice;
+		-- what the README names: SELECT, and UPDATE for the snapshot's SHARE lock
+		GRANT SELECT, UPDATE ON items TO alice;
 		CREATE PUBLICATION alice_pub FOR TABLE items;
 	});
 	my $src = lit(tcp('alicesrc', 'alice', 'alicepw'));
