@@ -31,6 +31,7 @@
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -109,8 +110,10 @@ pgc_check_source(const char *name)
 	{
 		args[0] = CStringGetTextDatum(name);
 		if (SPI_execute_with_args("SELECT s.config FROM pgconduit.pipeline p"
-								  "  JOIN pgconduit.connector s ON s.name = p.source"
-								  " WHERE p.name = $1",
+								  "  JOIN pgconduit.connector s"
+								  "    ON s.name OPERATOR(pg_catalog.=) p.source"
+								  "   AND s.owner OPERATOR(pg_catalog.=) p.owner"
+								  " WHERE p.name OPERATOR(pg_catalog.=) $1",
 								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read pipeline \"%s\"", name);
 		if (SPI_processed == 1)
@@ -145,22 +148,15 @@ pgc_check_one(Oid dboid, PgcCheckTarget *t, PgcSourceConfig *src)
 	XLogRecPtr	confirmed = InvalidXLogRecPtr;
 	PgcSlot    *slot;
 
-	conn = pgc_pq_try_connect(src->url, false, "pgconduit slot check", false, &err);
+	/* as the pipeline's worker would: its owner's rules, before and after */
+	conn = pgc_pq_try_connect(src->url, false, "pgconduit slot check", "source",
+							  !superuser_arg(t->owner), &err, NULL);
 	if (conn == NULL)
 	{
 		ereport(LOG,
 				(errmsg("pgconduit could not check the replication slot of pipeline \"%s\": could not connect to the source",
 						t->name),
 				 errdetail_internal("%s", err)));
-		return;
-	}
-	/* as the pipeline's worker would: no password, no connection */
-	if (!superuser_arg(t->owner) && !PQconnectionUsedPassword(conn))
-	{
-		PQfinish(conn);
-		ereport(LOG,
-				(errmsg("pgconduit could not check the replication slot of pipeline \"%s\": the connection to the source did not use a password",
-						t->name)));
 		return;
 	}
 	PG_TRY();
@@ -233,6 +229,8 @@ pgconduit_check_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* as a superuser, in a database whose owner may plant objects */
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 	cxt = AllocSetContextCreate(TopMemoryContext, "pgconduit slot check",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);

@@ -1,4 +1,4 @@
-# 005_security.pl: the attacks that need a server asking for passwords
+# 008_security.pl: the attacks that need a server asking for passwords
 # (scram-sha-256 on 127.0.0.1), made as a hostile member of pgconduit_admin
 # and as a database owner.  Each must fail and change nothing; pipelines of
 # superusers, and of admins whose connections carry passwords, keep working.
