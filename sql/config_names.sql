@@ -23,10 +23,10 @@ SELECT pgconduit.drop_pipeline(repeat('é', 31), drop_slot => false);
 
 -- nor can the catalog hold one, whichever way it is written
 \set VERBOSITY terse
-INSERT INTO pgconduit.pipeline (name, source, destination, enabled)
-	VALUES (repeat('é', 32), 'src', 'dst', false);
-INSERT INTO pgconduit.connector (name, kind, config)
-	VALUES (repeat('é', 32), 'source', '{}');
+INSERT INTO pgconduit.pipeline (name, source, destination, enabled, owner)
+	VALUES (repeat('é', 32), 'src', 'dst', false, current_user::regrole);
+INSERT INTO pgconduit.connector (name, kind, config, owner)
+	VALUES (repeat('é', 32), 'source', '{}', current_user::regrole);
 \set VERBOSITY default
 
 -- connector names
