@@ -588,7 +588,9 @@ CREATE TABLE pgconduit.progress (
 	-- the source table the pipeline follows (by OID, on the source) and its
 	-- name when the pipeline started, the table its records go to
 	source_relid oid,
-	source_table text
+	source_table text,
+	-- the role that wrote the row: the destination's role of the pipeline
+	writer		regrole NOT NULL DEFAULT CURRENT_USER::regrole
 );
 COMMENT ON TABLE pgconduit.progress IS 'last position applied here by each pgconduit pipeline';
 
@@ -602,7 +604,8 @@ CREATE TABLE pgconduit.dead_letter (
 	message		text,
 	detail		text,
 	hint		text,
-	created_at	timestamptz NOT NULL DEFAULT now()
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	writer		regrole NOT NULL DEFAULT CURRENT_USER::regrole
 );
 COMMENT ON TABLE pgconduit.dead_letter IS 'records a pgconduit pipeline could not apply, with the error';
 
@@ -613,6 +616,23 @@ REVOKE ALL ON pgconduit.progress, pgconduit.dead_letter FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pgconduit.progress, pgconduit.dead_letter
 	TO pgconduit_admin;
 GRANT USAGE ON SEQUENCE pgconduit.dead_letter_id_seq TO pgconduit_admin;
+
+-- An admin reads and writes only the rows of its own pipelines (those its
+-- role, or a role whose privileges it has, wrote): another admin could
+-- otherwise move a pipeline's position past records it never applied, or
+-- read the rows of tables it may not read in their dead letters.
+ALTER TABLE pgconduit.progress ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pgconduit.dead_letter ENABLE ROW LEVEL SECURITY;
+CREATE POLICY progress_writer ON pgconduit.progress TO pgconduit_admin
+	USING (CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+							  WHERE r.oid OPERATOR(pg_catalog.=) writer::pg_catalog.oid)
+				THEN pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE') END)
+	WITH CHECK (pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE'));
+CREATE POLICY dead_letter_writer ON pgconduit.dead_letter TO pgconduit_admin
+	USING (CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+							  WHERE r.oid OPERATOR(pg_catalog.=) writer::pg_catalog.oid)
+				THEN pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE') END)
+	WITH CHECK (pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE'));
 
 -- Record a pipeline's phase and position (destination side).
 CREATE FUNCTION pgconduit._set_progress(p_id text, p_pipeline text,

@@ -147,6 +147,26 @@ SELECT p.oid::regprocedure AS callable_by_public
    AND has_function_privilege('sec_plain', p.oid, 'EXECUTE')
  ORDER BY 1::text;
 
+-- attack: another admin moves a pipeline's position on the destination, or
+-- reads its dead letters; the destination's role of the pipeline sees its own
+SET ROLE sec_admin1;
+SELECT pgconduit._set_progress('p1', 'a1_pipe', 'cdc', '0000000000000001/0000000000000001');
+INSERT INTO pgconduit.dead_letter (pipeline, record) VALUES ('a1_pipe', '{"payload": "salaries"}');
+SELECT pipeline_id, position, writer FROM pgconduit.progress;
+SET ROLE sec_admin2;
+SELECT pipeline_id, position FROM pgconduit.progress;
+SELECT pipeline, record FROM pgconduit.dead_letter;
+UPDATE pgconduit.progress SET position = 'FFFFFFFFFFFFFFFF/0000000000000000' WHERE pipeline_id = 'p1';
+SELECT pgconduit._set_progress('p1', 'a1_pipe', 'cdc', 'FFFFFFFFFFFFFFFF/0000000000000000');
+INSERT INTO pgconduit.progress (pipeline_id, pipeline, phase, position, writer)
+	VALUES ('p2', 'a1_pipe', 'cdc', 'x', 'sec_admin1');
+DELETE FROM pgconduit.dead_letter;
+RESET ROLE;
+SELECT pipeline_id, position, writer FROM pgconduit.progress;
+SELECT pipeline, record, writer FROM pgconduit.dead_letter;
+DELETE FROM pgconduit.progress;
+DELETE FROM pgconduit.dead_letter;
+
 -- a connector whose owner role was dropped: the views still work, its
 -- connection string stays hidden from admins, and a superuser may drop it
 CREATE ROLE sec_gone IN ROLE pgconduit_admin;
