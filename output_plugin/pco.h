@@ -91,6 +91,7 @@ typedef struct PcoColumn
 	int			json_name_len;
 	bool		is_varlena;
 	bool		in_payload;		/* selected by the "columns" option */
+	bool		is_json;		/* json or jsonb (or a domain over them) */
 	PcoEncoder *encoder;
 } PcoColumn;
 
@@ -175,6 +176,8 @@ extern List *pco_parse_table_patterns(const char *value, const char *option);
 extern void pco_json_escape(StringInfo buf, const char *str, int len);
 extern PcoEncoder *pco_encoder_create(Oid typid, MemoryContext cxt);
 extern void pco_encode(StringInfo buf, PcoEncoder *encoder, Datum value);
+extern bool pco_json_lossy(PcoEncoder *encoder, Datum value);
+extern void pco_encode_text(StringInfo buf, PcoEncoder *encoder, Datum value);
 extern void pco_datetime_setup(void);
 extern void pco_append_timestamptz(StringInfo buf, TimestampTz ts);
 

@@ -17,6 +17,17 @@
  * fixed offset.  The only lookup left per value is the type cache entry of
  * a composite, to notice when its type was altered.
  *
+ * Where to_jsonb() would lose something, the value takes an exact form
+ * instead, one that jsonb_populate_record() reads back as it was: a float
+ * -0 is the string "-0" (as NaN and the infinities are strings); an array
+ * with lower bounds other than 1, an array holding a json or jsonb JSON
+ * array (which would read back as another dimension), or an array or
+ * composite holding a json or jsonb value that is JSON null (which null
+ * would make SQL NULL) or a json value whose text jsonb would change, is
+ * its type's text form as a string, which the type's input function reads.  A json or jsonb column
+ * itself cannot take a string for its text: pco_json_lossy() tells the
+ * caller, which then writes pco_encode_text() and names the column.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -50,6 +61,13 @@ static int	pco_tz_suffix_len = 0;
 #define PCO_TS_MARGIN	((int64) 2 * USECS_PER_DAY)
 
 static void pco_jsonb_container(StringInfo buf, JsonbContainer *jc);
+
+/*
+ * Set when a json or jsonb value was written in to_jsonb()'s form although
+ * that form loses something; an array or composite that holds it then
+ * writes its text form instead.
+ */
+static bool pco_lossy = false;
 
 /*
  * Append str (len bytes, or up to its terminator if len < 0) as a JSON
@@ -303,7 +321,8 @@ pco_append_datetime(StringInfo buf, Datum value, Oid typid)
 /*
  * Append a number's output text as to_jsonb() stores it: a JSON number in
  * numeric's notation, or a string when it is NaN or infinite (to_jsonb()
- * tells these apart by an 'N' or 'n' in the text).
+ * tells these apart by an 'N' or 'n' in the text); a float's -0, which
+ * to_jsonb() makes 0, is the string "-0".
  */
 static void
 pco_append_number_text(StringInfo buf, const char *text, bool is_float)
@@ -314,11 +333,18 @@ pco_append_number_text(StringInfo buf, const char *text, bool is_float)
 		return;
 	}
 
+	/* numeric has no -0: a float's keeps its sign as a string, like NaN */
+	if (is_float && strcmp(text, "-0") == 0)
+	{
+		PCO_PUT_LIT(buf, "\"-0\"");
+		return;
+	}
+
 	/*
 	 * to_jsonb() reads the text back as numeric: a float's exponent form
-	 * (1e+30) and its negative zero come out in numeric's notation.
+	 * (1e+30) comes out in numeric's notation.
 	 */
-	if (is_float && (strpbrk(text, "eE") != NULL || strcmp(text, "-0") == 0))
+	if (is_float && strpbrk(text, "eE") != NULL)
 	{
 		Datum		num = DirectFunctionCall3(numeric_in,
 											  CStringGetDatum(text),
@@ -557,15 +583,44 @@ pco_jsonb_container(StringInfo buf, JsonbContainer *jc)
 	}
 }
 
-/* Append json text as to_jsonb() embeds it: parsed as jsonb, printed */
+/*
+ * Does json text lose something as jsonb: is it JSON null, or does jsonb
+ * print it otherwise (spacing, key order, duplicate keys, or an escape
+ * jsonb cannot hold)?  start is where its jsonb print begins in buf, or -1
+ * when it was not printed because jsonb would reject it.
+ */
+static bool
+pco_json_text_lossy(StringInfo buf, int start, const char *str, int len)
+{
+	if (start < 0)
+		return true;
+	return buf->len - start != len ||
+		memcmp(buf->data + start, str, len) != 0 ||
+		(len == 4 && memcmp(str, "null", 4) == 0);
+}
+
+/*
+ * Append json text as to_jsonb() embeds it: parsed as jsonb, printed.  For
+ * a json value (check), note when that loses something.
+ */
 static void
-pco_append_json_text(StringInfo buf, text *json)
+pco_append_json_text(StringInfo buf, text *json, bool check)
 {
 	Jsonb	   *jb;
+	char	   *str = text_to_cstring(json);
+	int			start = buf->len;
 
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-											CStringGetDatum(text_to_cstring(json))));
+	/* jsonb rejects \u0000; to_jsonb() fails on it, the text form does not */
+	if (check && strstr(str, "\\u0000") != NULL)
+	{
+		pco_json_escape(buf, str, -1);
+		pco_lossy = true;
+		return;
+	}
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(str)));
 	pco_jsonb_container(buf, &jb->root);
+	if (check && pco_json_text_lossy(buf, start, str, strlen(str)))
+		pco_lossy = true;
 }
 
 /* Set up encoder for the fields of a composite type as desc describes it */
@@ -694,6 +749,8 @@ pco_encoder_create(Oid typid, MemoryContext cxt)
 				base == ANYCOMPATIBLEARRAYOID || base == RECORDARRAYOID)
 			{
 				enc->kind = PCO_VALUE_ARRAY;
+				/* for the text form, when to_jsonb()'s would lose something */
+				getTypeOutputInfo(base, &funcid, &isvarlena);
 				enc->elemtype = get_element_type(base);
 				if (OidIsValid(enc->elemtype))
 				{
@@ -703,7 +760,10 @@ pco_encoder_create(Oid typid, MemoryContext cxt)
 				}
 			}
 			else if (type_is_rowtype(base))
+			{
 				enc->kind = PCO_VALUE_COMPOSITE;
+				getTypeOutputInfo(base, &funcid, &isvarlena);
+			}
 			else
 			{
 				enc->kind = PCO_VALUE_STRING;
@@ -752,26 +812,66 @@ pco_array_dim(StringInfo buf, PcoEncoder *enc, array_iter *it, int dim,
 			if (isnull)
 				PCO_PUT_LIT(buf, "null");
 			else
+			{
+				int			start = buf->len;
+
 				pco_encode(buf, enc->element, elem);
+				/* a json array in an array reads back as a dimension */
+				if ((enc->element->kind == PCO_VALUE_JSON ||
+					 enc->element->kind == PCO_VALUE_JSONB) &&
+					buf->data[start] == '[')
+					pco_lossy = true;
+			}
 		}
 	}
 	pco_putc(buf, ']');
 }
 
-/* Append an array as to_jsonb() does: nested per dimension, bounds ignored */
+/*
+ * Append a value's text form as a JSON string: what an array or composite
+ * is sent as when to_jsonb()'s form would lose something.
+ */
+static void
+pco_append_text_form(StringInfo buf, PcoEncoder *enc, Datum value)
+{
+	pco_json_escape(buf, OutputFunctionCall(&enc->func, value), -1);
+}
+
+/*
+ * Append an array as to_jsonb() does, nested per dimension; but as its text
+ * form when its lower bounds are not all 1 (to_jsonb() drops them, and
+ * int2vector and oidvector start at 0), when it is empty but has a
+ * dimension, when an element lost something, or when a json or jsonb
+ * element is itself a JSON array (which would read back as a dimension).
+ */
 static void
 pco_append_array(StringInfo buf, PcoEncoder *enc, Datum value)
 {
 	AnyArrayType *arr = DatumGetAnyArrayP(value);
 	int			ndim = AARR_NDIM(arr);
 	int		   *dims = AARR_DIMS(arr);
+	int		   *lbs = AARR_LBOUND(arr);
 	Oid			elemtype = AARR_ELEMTYPE(arr);
 	array_iter	it;
 	int			index = 0;
+	int			start = buf->len;
+	bool		outer_lossy = pco_lossy;
 
+	for (int d = 0; d < ndim; d++)
+	{
+		if (lbs[d] != 1)
+		{
+			pco_append_text_form(buf, enc, value);
+			return;
+		}
+	}
 	if (ArrayGetNItems(ndim, dims) <= 0)
 	{
-		PCO_PUT_LIT(buf, "[]");
+		/* an empty int2vector or oidvector has a dimension, [] none */
+		if (ndim > 0)
+			pco_append_text_form(buf, enc, value);
+		else
+			PCO_PUT_LIT(buf, "[]");
 		return;
 	}
 
@@ -784,16 +884,28 @@ pco_append_array(StringInfo buf, PcoEncoder *enc, Datum value)
 		enc->element = pco_encoder_create(elemtype, enc->cxt);
 	}
 	array_iter_setup(&it, arr);
+	pco_lossy = false;
 	pco_array_dim(buf, enc, &it, 0, ndim, dims, &index);
+	if (pco_lossy)
+	{
+		buf->len = start;
+		pco_append_text_form(buf, enc, value);
+	}
+	pco_lossy = outer_lossy;
 }
 
-/* Append a composite value as to_jsonb() does: an object of its fields */
+/*
+ * Append a composite value as to_jsonb() does, an object of its fields; but
+ * as its text form when a field lost something.
+ */
 static void
 pco_append_composite(StringInfo buf, PcoEncoder *enc, Datum value)
 {
 	HeapTupleHeader td = DatumGetHeapTupleHeader(value);
 	Oid			rowtype = HeapTupleHeaderGetTypeId(td);
 	HeapTupleData tuple;
+	int			start = buf->len;
+	bool		outer_lossy = pco_lossy;
 
 	if (rowtype == RECORDOID)
 	{
@@ -820,6 +932,7 @@ pco_append_composite(StringInfo buf, PcoEncoder *enc, Datum value)
 	tuple.t_data = td;
 	heap_deform_tuple(&tuple, enc->row_desc, enc->row_values, enc->row_nulls);
 
+	pco_lossy = false;
 	pco_putc(buf, '{');
 	for (int i = 0; i < enc->nfields; i++)
 	{
@@ -834,6 +947,12 @@ pco_append_composite(StringInfo buf, PcoEncoder *enc, Datum value)
 			pco_encode(buf, f->encoder, enc->row_values[f->index]);
 	}
 	pco_putc(buf, '}');
+	if (pco_lossy)
+	{
+		buf->len = start;
+		pco_append_text_form(buf, enc, value);
+	}
+	pco_lossy = outer_lossy;
 }
 
 /* Append one non-null value as to_jsonb() encodes it */
@@ -879,6 +998,7 @@ pco_encode(StringInfo buf, PcoEncoder *enc, Datum value)
 		case PCO_VALUE_JSONB:
 			{
 				struct varlena *v = (struct varlena *) DatumGetPointer(value);
+				int			start = buf->len;
 
 				/*
 				 * A small jsonb stored with a 1-byte header: align it on the
@@ -899,14 +1019,18 @@ pco_encode(StringInfo buf, PcoEncoder *enc, Datum value)
 				}
 				else
 					pco_jsonb_container(buf, &DatumGetJsonbP(value)->root);
+				/* only a JSON null prints so */
+				if (buf->len - start == 4 && memcmp(buf->data + start, "null", 4) == 0)
+					pco_lossy = true;
 				break;
 			}
 		case PCO_VALUE_JSON:
-			pco_append_json_text(buf, DatumGetTextPP(value));
+			pco_append_json_text(buf, DatumGetTextPP(value), true);
 			break;
 		case PCO_VALUE_JSONCAST:
 			pco_append_json_text(buf, DatumGetTextPP(FunctionCall1(&enc->func,
-																   value)));
+																   value)),
+								 false);
 			break;
 		case PCO_VALUE_TEXT:
 			{
@@ -925,4 +1049,63 @@ pco_encode(StringInfo buf, PcoEncoder *enc, Datum value)
 			pco_append_composite(buf, enc, value);
 			break;
 	}
+}
+
+/*
+ * Would a json or jsonb value (of a column encoded by enc) lose something in
+ * to_jsonb()'s form: is it JSON null, or json text that jsonb would print
+ * otherwise?  Such a column is sent as pco_encode_text() writes it.
+ */
+bool
+pco_json_lossy(PcoEncoder *enc, Datum value)
+{
+	if (enc->kind == PCO_VALUE_JSONB)
+	{
+		struct varlena *v = (struct varlena *) DatumGetPointer(value);
+		const char *data;
+		uint32		header;
+		JEntry		entry;
+
+		/* a JSON null is a few bytes, never compressed or out of line */
+		if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
+			return false;
+		if (VARSIZE_ANY_EXHDR(v) < sizeof(uint32) + sizeof(JEntry))
+			return false;
+		data = VARDATA_ANY(v);
+		memcpy(&header, data, sizeof(uint32));
+		if ((header & JB_FSCALAR) == 0 || (header & JB_CMASK) != 1)
+			return false;
+		memcpy(&entry, data + sizeof(uint32), sizeof(JEntry));
+		return JBE_ISNULL(entry);
+	}
+	if (enc->kind == PCO_VALUE_JSON)
+	{
+		StringInfoData scratch;
+		bool		outer_lossy = pco_lossy;
+		bool		lossy;
+
+		initStringInfo(&scratch);
+		pco_lossy = false;
+		pco_append_json_text(&scratch, DatumGetTextPP(value), true);
+		lossy = pco_lossy;
+		pco_lossy = outer_lossy;
+		pfree(scratch.data);
+		return lossy;
+	}
+	return false;
+}
+
+/* Append a json or jsonb value's text as a JSON string */
+void
+pco_encode_text(StringInfo buf, PcoEncoder *enc, Datum value)
+{
+	if (enc->kind == PCO_VALUE_JSON)
+	{
+		text	   *t = DatumGetTextPP(value);
+
+		pco_json_escape(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	}
+	else
+		pco_json_escape(buf, DatumGetCString(DirectFunctionCall1(jsonb_out, value)),
+						-1);
 }

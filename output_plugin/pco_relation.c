@@ -462,6 +462,8 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 		col->json_name = buf.data;
 		col->json_name_len = buf.len;
 		col->encoder = pco_encoder_create(att->atttypid, entry->cxt);
+		col->is_json = (col->encoder->kind == PCO_VALUE_JSON ||
+						col->encoder->kind == PCO_VALUE_JSONB);
 	}
 
 	rel->nkeys = 0;

@@ -62,6 +62,7 @@ typedef struct PcoState
 	Datum	   *part_values;	/* a partition's row, before it is mapped */
 	bool	   *part_nulls;
 	bool	   *unchanged;		/* per columns[] index */
+	bool	   *as_text;		/* per columns[] index: json sent as text */
 	int		   *enc_start;		/* per columns[] index: a key value's text */
 	int		   *enc_len;		/* in the record, to copy into "after" */
 } PcoState;
@@ -600,6 +601,7 @@ pco_ensure_scratch(PcoState *state, int natts)
 		pfree(state->part_values);
 		pfree(state->part_nulls);
 		pfree(state->unchanged);
+		pfree(state->as_text);
 		pfree(state->enc_start);
 		pfree(state->enc_len);
 	}
@@ -611,6 +613,7 @@ pco_ensure_scratch(PcoState *state, int natts)
 	state->part_values = palloc(sizeof(Datum) * state->maxatts);
 	state->part_nulls = palloc(sizeof(bool) * state->maxatts);
 	state->unchanged = palloc0(sizeof(bool) * state->maxatts);
+	state->as_text = palloc0(sizeof(bool) * state->maxatts);
 	state->enc_start = palloc(sizeof(int) * state->maxatts);
 	state->enc_len = palloc(sizeof(int) * state->maxatts);
 	MemoryContextSwitchTo(old);
@@ -640,16 +643,63 @@ pco_deform(PcoState *state, PcoRelation *rel, HeapTuple tuple, TupleDesc desc,
 	}
 }
 
-/* Append a column's value: null, or its encoding */
+/* Append a column's value: null, its encoding, or (as_text) its text */
 static inline void
-pco_put_value(StringInfo buf, PcoColumn *col, Datum *values, bool *nulls)
+pco_put_value(StringInfo buf, PcoColumn *col, Datum *values, bool *nulls,
+			  bool as_text)
 {
 	int			a = col->attnum - 1;
 
 	if (nulls[a])
 		PCO_PUT_LIT(buf, "null");
+	else if (unlikely(as_text))
+		pco_encode_text(buf, col->encoder, values[a]);
 	else
 		pco_encode(buf, col->encoder, values[a]);
+}
+
+/*
+ * Is a json or jsonb column's value in a row one that to_jsonb()'s form
+ * would lose (JSON null, or json text that jsonb would change)?
+ */
+static bool
+pco_row_json_lossy(PcoColumn *col, Datum *values, bool *nulls)
+{
+	int			a = col->attnum - 1;
+
+	if (nulls[a] ||
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[a])))
+		return false;
+	return pco_json_lossy(col->encoder, values[a]);
+}
+
+/*
+ * Append a JSON array of the names of the columns flagged (and, with
+ * payload_only, in the payload), as a JSON string: a metadata value.
+ */
+static void
+pco_put_name_list(StringInfo out, PcoRelation *rel, bool *flags,
+				  bool payload_only)
+{
+	StringInfoData list;
+	bool		first = true;
+
+	initStringInfo(&list);
+	pco_putc(&list, '[');
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		PcoColumn  *col = &rel->columns[i];
+
+		if (!flags[i] || (payload_only && !col->in_payload))
+			continue;
+		if (!first)
+			pco_putc(&list, ',');
+		first = false;
+		/* the escaped name without its colon */
+		pco_put(&list, col->json_name, col->json_name_len - 1);
+	}
+	pco_putc(&list, ']');
+	pco_json_escape(out, list.data, list.len);
 }
 
 /*
@@ -681,7 +731,7 @@ pco_put_key(StringInfo out, PcoState *state, PcoRelation *rel, Datum *values,
 		pco_put(out, col->json_name, col->json_name_len);
 		if (remember)
 			state->enc_start[i] = out->len;
-		pco_put_value(out, col, values, nulls);
+		pco_put_value(out, col, values, nulls, state->as_text[i]);
 		if (remember)
 			state->enc_len[i] = out->len - state->enc_start[i];
 	}
@@ -718,7 +768,7 @@ pco_put_row(StringInfo out, PcoState *state, PcoRelation *rel, Datum *values,
 			out->len += len;
 		}
 		else
-			pco_put_value(out, col, values, nulls);
+			pco_put_value(out, col, values, nulls, state->as_text[i]);
 	}
 	pco_putc(out, '}');
 }
@@ -740,6 +790,7 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	HeapTuple	oldtup = NULL;
 	int			action;
 	int			nunchanged = 0;
+	int			nastext = 0;
 	bool		key_from_new = false;
 	int			key_start = 0;
 	int			key_len = 0;
@@ -808,6 +859,27 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		}
 	}
 
+	/*
+	 * A json or jsonb column whose value to_jsonb() would lose, in the new
+	 * or the old row, is sent as its text wherever it appears, and named.
+	 */
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		PcoColumn  *col = &rel->columns[i];
+
+		state->as_text[i] = false;
+		if (!col->is_json)
+			continue;
+		if ((newtup != NULL && !state->unchanged[i] &&
+			 pco_row_json_lossy(col, state->new_values, state->new_nulls)) ||
+			(oldtup != NULL &&
+			 pco_row_json_lossy(col, state->old_values, state->old_nulls)))
+		{
+			state->as_text[i] = true;
+			nastext++;
+		}
+	}
+
 	pco_maybe_begin(ctx, txn);
 	pco_record_start(ctx);
 	out = ctx->out;
@@ -831,26 +903,13 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 	if (nunchanged > 0)
 	{
-		StringInfoData list;
-		bool		first = true;
-
-		initStringInfo(&list);
-		pco_putc(&list, '[');
-		for (int i = 0; i < rel->ncolumns; i++)
-		{
-			PcoColumn  *col = &rel->columns[i];
-
-			if (!state->unchanged[i] || !col->in_payload)
-				continue;
-			if (!first)
-				pco_putc(&list, ',');
-			first = false;
-			/* the escaped name without its colon */
-			pco_put(&list, col->json_name, col->json_name_len - 1);
-		}
-		pco_putc(&list, ']');
 		PCO_PUT_LIT(out, ",\"postgres.unchanged_toast\":");
-		pco_json_escape(out, list.data, list.len);
+		pco_put_name_list(out, rel, state->unchanged, true);
+	}
+	if (nastext > 0)
+	{
+		PCO_PUT_LIT(out, ",\"postgres.json_as_text\":");
+		pco_put_name_list(out, rel, state->as_text, false);
 	}
 
 	/* the key, from the new row, or from the old one for a delete */

@@ -871,10 +871,132 @@ pgc_snapshot_by_copy(PgcWorker *w, PGconn *reader, List *cols,
 	return true;
 }
 
+/* The index of name in list (of char *), or -1 */
+static int
+pgc_name_index(List *list, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), name) == 0)
+			return foreach_current_index(lc);
+	return -1;
+}
+
+/*
+ * How a snapshot column's values need checking for what to_jsonb() loses:
+ * its base type is float4/float8 ('f', -0), json ('j', JSON null or text
+ * that jsonb changes), jsonb ('b', JSON null), composite ('c'), an array
+ * ('a', of elemkind), or none of these (0).
+ */
+typedef struct PgcValueKind
+{
+	char		kind;
+	char		elemkind;		/* arrays: the elements' kind */
+	char	   *typname;		/* composites (also array elements): the type */
+} PgcValueKind;
+
+/* The kind of the base type of type typid (text), asking the source */
+static void
+pgc_value_kind(PGconn *reader, const char *typid, PgcValueKind *k, bool elem)
+{
+	const char *params[1] = {typid};
+	PGresult   *res;
+	char	   *elemtype = NULL;
+
+	res = pgc_pq_exec(reader, "source",
+					  "WITH RECURSIVE d(oid) AS (SELECT $1::pg_catalog.oid"
+					  "   UNION ALL SELECT t.typbasetype FROM d JOIN pg_catalog.pg_type t"
+					  "     ON t.oid OPERATOR(pg_catalog.=) d.oid"
+					  "  WHERE t.typtype OPERATOR(pg_catalog.=) 'd')"
+					  " SELECT CASE WHEN t.oid OPERATOR(pg_catalog.=) ANY ('{700,701}'::pg_catalog.oid[]) THEN 'f'"
+					  "             WHEN t.oid OPERATOR(pg_catalog.=) 114 THEN 'j'"
+					  "             WHEN t.oid OPERATOR(pg_catalog.=) 3802 THEN 'b'"
+					  "             WHEN t.typtype OPERATOR(pg_catalog.=) 'c' THEN 'c'"
+					  "             WHEN t.typelem OPERATOR(pg_catalog.<>) 0 AND t.typsubscript"
+					  "                  OPERATOR(pg_catalog.=) 'pg_catalog.array_subscript_handler'::pg_catalog.regproc THEN 'a'"
+					  "             ELSE '' END,"
+					  "        t.typelem, pg_catalog.format_type(t.oid, NULL)"
+					  "   FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.oid"
+					  "  WHERE t.typtype OPERATOR(pg_catalog.<>) 'd'",
+					  1, params);
+	k->kind = 0;
+	k->elemkind = 0;
+	k->typname = NULL;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+	{
+		k->kind = PQgetvalue(res, 0, 0)[0];
+		elemtype = pstrdup(PQgetvalue(res, 0, 1));
+		k->typname = pstrdup(PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	if (k->kind == 'a' && !elem)
+	{
+		PgcValueKind ek;
+
+		pgc_value_kind(reader, elemtype, &ek, true);
+		k->elemkind = ek.kind == 'a' ? 0 : ek.kind;
+		k->typname = ek.typname;
+	}
+}
+
+/*
+ * Append an SQL condition: is value v (an SQL expression) of kind k one
+ * that to_jsonb() loses?  NULL counts as no.  (The rules of pco_json.c.)
+ */
+static void
+pgc_lossy_condition(StringInfo sql, const char *v, char kind, char elemkind,
+					const char *typname)
+{
+	switch (kind)
+	{
+		case 'f':
+			appendStringInfo(sql, "(%s)::pg_catalog.text OPERATOR(pg_catalog.=) '-0'", v);
+			break;
+		case 'j':
+			appendStringInfo(sql,
+							 "CASE WHEN pg_catalog.strpos((%s)::pg_catalog.text, E'\\\\u0000') OPERATOR(pg_catalog.>) 0 THEN true"
+							 " WHEN pg_catalog.json_typeof((%s)::pg_catalog.json) OPERATOR(pg_catalog.=) 'null' THEN true"
+							 " ELSE (%s)::pg_catalog.json::pg_catalog.jsonb::pg_catalog.text OPERATOR(pg_catalog.<>) (%s)::pg_catalog.text END",
+							 v, v, v, v);
+			break;
+		case 'b':
+			appendStringInfo(sql, "pg_catalog.jsonb_typeof((%s)::pg_catalog.jsonb) OPERATOR(pg_catalog.=) 'null'", v);
+			break;
+		case 'c':
+			/* what the destination would make of its object */
+			appendStringInfo(sql,
+							 "NOT pg_catalog.texteq((%s)::pg_catalog.text,"
+							 " pg_catalog.jsonb_populate_record(NULL::%s, pg_catalog.to_jsonb(%s))::pg_catalog.text)",
+							 v, typname, v);
+			break;
+		case 'a':
+			/* a lower bound other than 1, or an empty dimension */
+			appendStringInfo(sql, "(pg_catalog.array_dims(%s) OPERATOR(pg_catalog.~) '\\[(?!1:)|:0\\]'", v);
+			if (elemkind != 0)
+			{
+				/* e.* is the element, never a column of the table */
+				appendStringInfo(sql, " OR EXISTS (SELECT 1 FROM pg_catalog.unnest(%s) pgconduit_e WHERE CASE WHEN ", v);
+				pgc_lossy_condition(sql, "pgconduit_e.*", elemkind, 0, typname);
+				/* a json array in an array reads back as a dimension */
+				if (elemkind == 'j' || elemkind == 'b')
+					appendStringInfoString(sql, " THEN true ELSE pg_catalog.left((pgconduit_e.*)::pg_catalog.text, 1) OPERATOR(pg_catalog.=) '[' END)");
+				else
+					appendStringInfoString(sql, " THEN true ELSE false END)");
+			}
+			appendStringInfoChar(sql, ')');
+			break;
+	}
+}
+
 /*
  * Read the snapshot's rows as records through a cursor and apply them in
  * batches with pgconduit._apply_batch(), each batch applied while the next
- * is read.
+ * is read.  The source builds each row's key and payload with to_jsonb(),
+ * except for values it would lose, which take the forms pgconduit_output
+ * gives them: a float's -0 and an array or composite as their text in a
+ * string, a json or jsonb value as its text, named in
+ * "postgres.json_as_text".
  */
 static void
 pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
@@ -888,26 +1010,101 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 	char		position[PGC_POSITION_LEN + 1];
 	char		fetch[64];
 	int			chunk;
+	List	   *cols = pgc_snapshot_columns(w);
+	PgcValueKind *kinds = palloc0(sizeof(PgcValueKind) * (list_length(cols) + 1));
+	const char *params[2];
+	bool		any_json = false;
 
-	/* key and payload of each row as JSON, built by the source */
+	/* text forms as the destination reads them whatever its settings */
+	pgc_pq_command(reader, "source",
+				   "SET datestyle = ISO; SET intervalstyle = postgres");
+
+	/* the kind of each column's type */
+	params[0] = w->relid;
+	foreach(lc, cols)
+	{
+		PgcValueKind *k = &kinds[foreach_current_index(lc)];
+
+		params[1] = lfirst(lc);
+		res = pgc_pq_exec(reader, "source",
+						  "SELECT atttypid FROM pg_catalog.pg_attribute"
+						  " WHERE attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+						  "   AND attname OPERATOR(pg_catalog.=) $2",
+						  2, params);
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		{
+			char	   *typid = pstrdup(PQgetvalue(res, 0, 0));
+
+			PQclear(res);
+			pgc_value_kind(reader, typid, k, false);
+		}
+		else
+			PQclear(res);
+		if (k->kind == 'j' || k->kind == 'b')
+			any_json = true;
+	}
+
+	/*
+	 * Key and payload of each row as JSON, built by the source: l holds
+	 * whether each value is one to_jsonb() would lose.
+	 */
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT pg_catalog.to_jsonb(k.*)::pg_catalog.text, pg_catalog.to_jsonb(r.*)::pg_catalog.text FROM ");
-	appendStringInfo(&sql, "%s%s s, LATERAL (SELECT ",
+	appendStringInfoString(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT pg_catalog.to_jsonb(k.*)::pg_catalog.text, pg_catalog.to_jsonb(r.*)::pg_catalog.text, ");
+	if (any_json)
+	{
+		appendStringInfoString(&sql, "pg_catalog.array_to_json(pg_catalog.array_remove(ARRAY[");
+		foreach(lc, cols)
+		{
+			PgcValueKind *k = &kinds[foreach_current_index(lc)];
+
+			if (k->kind == 'j' || k->kind == 'b')
+				appendStringInfo(&sql, "CASE WHEN l.x%d THEN %s END, ",
+								 foreach_current_index(lc),
+								 quote_literal_cstr(lfirst(lc)));
+		}
+		appendStringInfoString(&sql, "NULL]::pg_catalog.text[], NULL))::pg_catalog.text");
+	}
+	else
+		appendStringInfoString(&sql, "NULL::pg_catalog.text");
+	appendStringInfo(&sql, " FROM %s%s s, LATERAL (SELECT true",
 					 w->relkind == 'r' ? "ONLY " : "", w->qualified);
-	first = true;
-	foreach(lc, w->key)
+	foreach(lc, cols)
 	{
-		appendStringInfo(&sql, "%ss.%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
-		first = false;
+		PgcValueKind *k = &kinds[foreach_current_index(lc)];
+		char	   *v;
+
+		if (k->kind == 0)
+			continue;
+		v = psprintf("s.%s", quote_identifier(lfirst(lc)));
+		appendStringInfo(&sql, ", CASE WHEN %s IS NULL THEN false ELSE ", v);
+		pgc_lossy_condition(&sql, v, k->kind, k->elemkind, k->typname);
+		appendStringInfo(&sql, " END AS x%d", foreach_current_index(lc));
 	}
-	appendStringInfoString(&sql, ") k, LATERAL (SELECT ");
-	first = true;
-	foreach(lc, w->columns)
+	appendStringInfoString(&sql, ") l");
+	for (int part = 0; part < 2; part++)
 	{
-		appendStringInfo(&sql, "%ss.%s", first ? "" : ", ", quote_identifier(lfirst(lc)));
-		first = false;
+		appendStringInfoString(&sql, ", LATERAL (SELECT ");
+		first = true;
+		foreach(lc, part == 0 ? w->key : w->columns)
+		{
+			char	   *name = lfirst(lc);
+			int			i = pgc_name_index(cols, name);
+			char	   *v = psprintf("s.%s", quote_identifier(name));
+
+			if (!first)
+				appendStringInfoString(&sql, ", ");
+			first = false;
+			if (i < 0 || kinds[i].kind == 0)
+				appendStringInfoString(&sql, v);
+			else
+				appendStringInfo(&sql,
+								 "CASE WHEN l.x%d THEN pg_catalog.to_jsonb((%s)::pg_catalog.text)"
+								 " ELSE pg_catalog.to_jsonb(%s) END",
+								 i, v, v);
+			appendStringInfo(&sql, " AS %s", quote_identifier(name));
+		}
+		appendStringInfoString(&sql, part == 0 ? ") k" : ") r");
 	}
-	appendStringInfoString(&sql, ") r");
 	pgc_pq_command(reader, "source", sql.data);
 
 	pgc_batch_reset(w);
@@ -940,6 +1137,11 @@ pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
 			appendBinaryStringInfo(&rec, position, PGC_POSITION_LEN);
 			appendStringInfoString(&rec, "\",\"operation\":\"snapshot\",\"metadata\":{");
 			appendStringInfoString(&rec, w->meta);
+			if (!PQgetisnull(res, i, 2) && strcmp(PQgetvalue(res, i, 2), "[]") != 0)
+			{
+				appendStringInfoString(&rec, ",\"postgres.json_as_text\":");
+				escape_json(&rec, PQgetvalue(res, i, 2));
+			}
 			appendStringInfoString(&rec, "},\"key\":");
 			appendBinaryStringInfo(&rec, PQgetvalue(res, i, 0), PQgetlength(res, i, 0));
 			appendStringInfoString(&rec, ",\"payload\":{\"before\":null,\"after\":");

@@ -120,6 +120,8 @@ typedef struct PgcwCall
 	char	   *sig;			/* see PgcwPlan */
 	char	   *delsig;
 	char	   *toast;			/* bitmap of unchanged TOASTed columns */
+	char	   *astext;			/* bitmap of json columns given as text */
+	bool		has_astext;		/* the record names any */
 } PgcwCall;
 
 int			pgcw_depth = 0;
@@ -225,6 +227,7 @@ ensure_scratch(PgcwCall *call, int natts)
 	call->sig = palloc(1 + 2 * sigbytes);
 	call->delsig = palloc(1 + 2 * sigbytes);
 	call->toast = palloc(sigbytes);
+	call->astext = palloc(sigbytes);
 	if (call->dups == NULL)
 		call->dups = palloc0(sizeof(uint32) * PGCW_DUP_SLOTS);
 	MemoryContextSwitchTo(old);
@@ -441,6 +444,7 @@ typedef struct Record
 	JsonbValue	collection;		/* metadata."opencdc.collection" */
 	JsonbValue	toast;			/* metadata."postgres.unchanged_toast" */
 	JsonbValue	partition_root; /* metadata."postgres.partition_root" */
+	JsonbValue	json_text;		/* metadata."postgres.json_as_text" */
 	JsonbValue	after;			/* payload.after */
 	JsonbValue	before;			/* payload.before */
 } Record;
@@ -478,7 +482,7 @@ parse_record(JsonbContainer *rec, Record *r)
 	r->operation.type = r->metadata.type = r->key.type = jbvNull;
 	r->payload.type = r->table.type = r->collection.type = jbvNull;
 	r->toast.type = r->after.type = r->before.type = jbvNull;
-	r->partition_root.type = jbvNull;
+	r->partition_root.type = r->json_text.type = jbvNull;
 
 	pgcw_walk_init(&w, rec);
 	while (pgcw_walk_next(&w, &k, &klen, &v))
@@ -506,6 +510,8 @@ parse_record(JsonbContainer *rec, Record *r)
 				r->toast = v;
 			else if (NAME_IS(k, klen, "postgres.partition_root"))
 				r->partition_root = v;
+			else if (NAME_IS(k, klen, "postgres.json_as_text"))
+				r->json_text = v;
 		}
 	}
 
@@ -614,9 +620,12 @@ collect_fields(PgcwCall *call, PgcwTable *t, JsonbContainer *obj, bool is_key,
 	}
 }
 
-/* mark the columns of metadata."postgres.unchanged_toast" in call->toast */
+/*
+ * Mark in bits the columns that metadata.field (v) names: a JSON array of
+ * column names, encoded as a string.  False when it is absent.
+ */
 static bool
-collect_unchanged_toast(PgcwCall *call, PgcwTable *t, JsonbValue *v)
+collect_column_list(PgcwTable *t, JsonbValue *v, char *bits, const char *field)
 {
 	Jsonb	   *list = NULL;
 	JsonbIterator *it;
@@ -632,10 +641,11 @@ collect_unchanged_toast(PgcwCall *call, PgcwTable *t, JsonbValue *v)
 	if (list == NULL || !JB_ROOT_IS_ARRAY(list) || JB_ROOT_IS_SCALAR(list))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("metadata.\"postgres.unchanged_toast\" must be a JSON array of column names in a string"),
+				 errmsg("metadata.\"%s\" must be a JSON array of column names in a string",
+						field),
 				 errdetail("It is %s.", list ? "not an array" : psprintf("a JSON %s", pgcw_json_type_name(v)))));
 
-	memset(call->toast, 0, t->sigbytes);
+	memset(bits, 0, t->sigbytes);
 	it = JsonbIteratorInit(&list->root);
 	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
 	{
@@ -646,24 +656,48 @@ collect_unchanged_toast(PgcwCall *call, PgcwTable *t, JsonbValue *v)
 		if (e.type != jbvString)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("metadata.\"postgres.unchanged_toast\" must be a JSON array of column names in a string"),
+					 errmsg("metadata.\"%s\" must be a JSON array of column names in a string",
+							field),
 					 errdetail("It holds a JSON %s.", pgcw_json_type_name(&e))));
 		c = pgcw_column_by_name(t, e.val.string.val, e.val.string.len);
 		if (c != NULL)
-			BIT_SET(call->toast, c->attnum);
+			BIT_SET(bits, c->attnum);
 	}
 	return true;
 }
 
-/* convert the collected value of a column into call->values */
+/* mark the columns of metadata."postgres.unchanged_toast" in call->toast */
+static bool
+collect_unchanged_toast(PgcwCall *call, PgcwTable *t, JsonbValue *v)
+{
+	return collect_column_list(t, v, call->toast, "postgres.unchanged_toast");
+}
+
+/*
+ * Convert the collected value of a column into call->values.  A column of
+ * metadata."postgres.json_as_text" gives a json or jsonb value's text in a
+ * string (to_jsonb() has no exact form for a JSON null, or for json text
+ * jsonb would change): the column type's input function reads it.
+ */
 static void
 convert_column(PgcwCall *call, PgcwTable *t, int attnum, JsonbValue *v)
 {
 	PgcwColumn *c = &t->cols[attnum - 1];
+	PgcwConverter *conv = pgcw_column_converter(t, c);
 
 	call->column = c->name;
-	call->values[attnum - 1] = pgcw_convert(pgcw_column_converter(t, c), v,
-											&call->nulls[attnum - 1]);
+	if (call->has_astext && BIT_IS_SET(call->astext, attnum) &&
+		v != NULL && v->type == jbvString)
+	{
+		call->values[attnum - 1] =
+			InputFunctionCall(&conv->infunc,
+							  pnstrdup(v->val.string.val, v->val.string.len),
+							  conv->ioparam, conv->typmod);
+		call->nulls[attnum - 1] = false;
+	}
+	else
+		call->values[attnum - 1] = pgcw_convert(conv, v,
+												&call->nulls[attnum - 1]);
 	call->column = NULL;
 }
 
@@ -1162,6 +1196,8 @@ apply_record(PgcwCall *call, JsonbValue *v)
 	for (;;)
 	{
 		t = get_table(call, record_table(call, &r));
+		call->has_astext = collect_column_list(t, &r.json_text, call->astext,
+											   "postgres.json_as_text");
 		if (kind == REC_DELETE)
 		{
 			/* a group of other records goes first, as it always did */
