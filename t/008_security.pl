@@ -231,6 +231,38 @@ note($1) if $log =~ /(planted \S+ ran as \S+)/;
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	'the database owner did not become superuser');
 
+# Memory is bounded in bytes as well as records: with pgconduit.max_batch_memory
+# at 1MB, 60 rows of 100 kB in one transaction reach the destination in
+# batches of about 1MB, each one INSERT statement at least, where the
+# batch_size of 1000 records alone would allow one batch
+$node->safe_psql('postgres', q{ALTER SYSTEM SET pgconduit.max_batch_memory = '1MB'; SELECT pg_reload_conf();});
+$node->poll_query_until('postgres', q{SELECT current_setting('pgconduit.max_batch_memory') = '1MB'});
+$node->safe_psql('shop', q{CREATE TABLE public.wide (id int PRIMARY KEY, v text)});
+$node->safe_psql('warehouse', q{
+	CREATE TABLE public.wide (id int PRIMARY KEY, v text);
+	CREATE TABLE public.wide_statements (at timestamptz DEFAULT now());
+	CREATE FUNCTION public.count_statement() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN INSERT INTO public.wide_statements DEFAULT VALUES; RETURN NULL; END $$;
+	CREATE TRIGGER count_statement AFTER INSERT ON public.wide
+		FOR EACH STATEMENT EXECUTE FUNCTION public.count_statement();
+});
+$node->safe_psql('shop', q{
+	SELECT pgconduit.create_source('wide', '{"table": "public.wide", "url": "dbname=shop"}');
+	SELECT pgconduit.create_destination('wide_dst', '{"url": "dbname=warehouse", "table": "public.wide"}');
+	SELECT pgconduit.create_pipeline('wide', 'wide', 'wide_dst');
+	SELECT pgconduit.wait_for_pipeline('wide', '60 s');
+});
+$node->safe_psql('warehouse', q{TRUNCATE public.wide_statements});
+$node->safe_psql('shop', q{INSERT INTO public.wide SELECT i, repeat(md5(i::text), 3125) FROM generate_series(1, 60) i});
+is($node->safe_psql('shop', q{SELECT pgconduit.wait_for_pipeline('wide', '60 s')}), 't',
+	'wide rows arrive');
+is($node->safe_psql('warehouse', q{SELECT count(*), sum(length(v)) FROM public.wide}), '60|6000000',
+	'every wide row');
+my $statements = $node->safe_psql('warehouse', q{SELECT count(*) FROM public.wide_statements});
+cmp_ok($statements, '>=', 5, 'in batches bounded by pgconduit.max_batch_memory');
+note("60 rows of 100 kB took $statements INSERT statements");
+$node->safe_psql('shop', q{SELECT pgconduit.drop_pipeline('wide')});
+
 # pg_dump by another admin prints no connection string of others
 $node->safe_psql('pipes', qq{
 	SELECT pgconduit.create_destination('su_pw', jsonb_build_object('url', ${\ lit(tcp('warehouse', $super, 'superpw'))}));
