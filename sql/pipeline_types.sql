@@ -185,6 +185,24 @@ SELECT * FROM ty_diff('ty_src', 'ty_dst_rec');
 SELECT * FROM ty_diff('ty_usr', 'ty_usr_dst');
 SELECT pipeline, state, last_error FROM pgconduit.status ORDER BY pipeline;
 
+-- a jsonb key that is JSON null, in creates, updates and deletes
+CREATE TABLE ty_jk (k jsonb PRIMARY KEY, v int);
+CREATE TABLE ty_jk_dst (LIKE ty_jk INCLUDING ALL);
+INSERT INTO ty_jk VALUES ('null', 1), ('"null"', 2), ('[1]', 3), ('{"a": null}', 4);
+SELECT pgconduit.create_source('ty_s4', jsonb_build_object('table', 'ty_jk', 'url', 'dbname=' || current_database()));
+SELECT pgconduit.create_destination('ty_d4', jsonb_build_object('table', 'ty_jk_dst', 'url', 'dbname=' || current_database()));
+SELECT pgconduit.create_pipeline('ty_jk', 'ty_s4', 'ty_d4');
+SELECT pgconduit.wait_for_pipeline('ty_jk');
+INSERT INTO ty_jk VALUES ('[null]', 5);
+UPDATE ty_jk SET v = 10 WHERE k = 'null';
+DELETE FROM ty_jk WHERE k = 'null';
+UPDATE ty_jk SET k = 'null', v = 30 WHERE k = '"null"';
+DELETE FROM ty_jk WHERE k = '[1]';
+SELECT pgconduit.wait_for_pipeline('ty_jk');
+SELECT k, v FROM ty_jk_dst ORDER BY v;
+SELECT (SELECT array_agg(k::text || '=' || v ORDER BY v) FROM ty_jk) IS NOT DISTINCT FROM
+       (SELECT array_agg(k::text || '=' || v ORDER BY v) FROM ty_jk_dst) AS same;
+
 -- the forms: "-0", text forms of arrays and composites, json and jsonb
 -- text named in postgres.json_as_text
 SELECT data::jsonb ->> 'operation' AS op, data::jsonb #> '{key,id}' AS id,
@@ -200,6 +218,9 @@ SELECT data::jsonb #> '{key,id}' AS id,
 	   data::jsonb #> '{payload,after,dj}' AS dj, data::jsonb #> '{payload,after,dfa}' AS dfa
   FROM pg_logical_slot_peek_changes('ty_forms', NULL, NULL, 'tables', 'ty_usr')
  WHERE data::jsonb ->> 'operation' = 'create';
+SELECT data::jsonb ->> 'operation' AS op, data::jsonb -> 'key' AS key,
+	   data::jsonb #> '{metadata,postgres.json_as_text}' AS json_as_text
+  FROM pg_logical_slot_peek_changes('ty_forms', NULL, NULL, 'tables', 'ty_jk');
 SELECT pg_drop_replication_slot('ty_forms');
 
 -- pgconduit.write() reads the same forms
@@ -217,10 +238,11 @@ SELECT pgconduit.write('{"operation": "create", "metadata": {"table": "ty_w",
 SELECT pgconduit.write('{"operation": "create", "metadata": {"table": "ty_w",
 	"postgres.json_as_text": "\"jb\""}, "key": {"id": 3}, "payload": {"after": {"id": 3}}}');
 
-SELECT pgconduit.drop_pipeline(p) FROM unnest(ARRAY['ty_copy', 'ty_rec', 'ty_usr']) p;
+SELECT pgconduit.drop_pipeline(p) FROM unnest(ARRAY['ty_copy', 'ty_rec', 'ty_usr', 'ty_jk']) p;
 SELECT pgconduit.drop_connector(c)
-  FROM unnest(ARRAY['ty_s1', 'ty_s2', 'ty_s3', 'ty_d1', 'ty_d2', 'ty_d3']) c;
-DROP TABLE ty_src, ty_dst_copy, ty_dst_rec, ty_usr, ty_usr_dst, ty_w, ty_again, ty_usr_again;
+  FROM unnest(ARRAY['ty_s1', 'ty_s2', 'ty_s3', 'ty_s4', 'ty_d1', 'ty_d2', 'ty_d3', 'ty_d4']) c;
+DROP TABLE ty_src, ty_dst_copy, ty_dst_rec, ty_usr, ty_usr_dst, ty_w, ty_again, ty_usr_again,
+	ty_jk, ty_jk_dst;
 DROP FUNCTION ty_diff(regclass, regclass);
 DROP FUNCTION ty_copy_target(regclass, text);
 DROP TYPE ty_mood, ty_comp, ty_frange;
