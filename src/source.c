@@ -993,10 +993,10 @@ pgc_lossy_condition(StringInfo sql, const char *v, char kind, char elemkind,
  * Read the snapshot's rows as records through a cursor and apply them in
  * batches with pgconduit._apply_batch(), each batch applied while the next
  * is read.  The source builds each row's key and payload with to_jsonb(),
- * except for values it would lose, which take the forms pgconduit_output
- * gives them: a float's -0 and an array or composite as their text in a
- * string, a json or jsonb value as its text, named in
- * "postgres.json_as_text".
+ * except for values it would lose, which take the exact forms of
+ * pgconduit_output's records: a float's -0, and an array or composite
+ * holding anything to_jsonb() loses, as their text in a string; a json or
+ * jsonb value as its text, named in "postgres.json_as_text".
  */
 static void
 pgc_snapshot_by_records(PgcWorker *w, PGconn *reader)
