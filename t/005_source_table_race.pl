@@ -89,5 +89,42 @@ ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('p',
 is($node->safe_psql('postgres', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM d'),
 	'2,3,5', 'with every change of it');
 
+# without the destination's "table", records go to the source table's name
+# at the pipeline's start, in another database: still there after a
+# rename, also after the worker restarts
+$node->safe_psql('postgres', q{CREATE DATABASE dst});
+my $dsturl = lit($node->connstr('dst'));
+$node->safe_psql('dst', q{
+	CREATE EXTENSION pgconduit;
+	CREATE TABLE public.r (id int PRIMARY KEY, v text);
+});
+$node->safe_psql('postgres', qq{
+	CREATE TABLE r (id int PRIMARY KEY, v text);
+	INSERT INTO r VALUES (1, 'before');
+	SELECT pgconduit.create_source('rs', jsonb_build_object('table', 'r', 'url', $url));
+	SELECT pgconduit.create_destination('rd', jsonb_build_object('url', $dsturl));
+	SELECT pgconduit.create_pipeline('rp', 'rs', 'rd');
+});
+ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('rp', '5 s')}),
+	'a pipeline into another database runs');
+$node->safe_psql('postgres', q{
+	ALTER TABLE r RENAME TO r_renamed;
+	INSERT INTO r_renamed VALUES (2, 'renamed');
+});
+ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('rp', '5 s')}),
+	'it goes on after a rename');
+$node->safe_psql('postgres', q{SELECT pgconduit.stop_pipeline('rp')});
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pgconduit pipeline rp'});
+$node->safe_psql('postgres', q{
+	INSERT INTO r_renamed VALUES (3, 'while stopped');
+	SELECT pgconduit.start_pipeline('rp');
+});
+ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('rp', '5 s')}),
+	'and after its worker restarted');
+is($node->safe_psql('dst', q{SELECT string_agg(id || ' ' || v, ',' ORDER BY id) FROM public.r}),
+	'1 before,2 renamed,3 while stopped',
+	'every row went to the table the pipeline wrote to from the start');
+
 $node->stop;
 done_testing();
