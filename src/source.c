@@ -146,7 +146,8 @@ pgc_source_verify(PgcWorker *w, PGresult *res)
 						   w->started_relid),
 				 errhint("Drop and re-create the pipeline to start over with a new snapshot.")));
 	}
-	if (!PQgetisnull(res, 0, 4) && strcmp(PQgetvalue(res, 0, 4), w->started_relid) != 0)
+	if (!PQgetisnull(res, 0, 4) && strcmp(PQgetvalue(res, 0, 4), w->started_relid) != 0 &&
+		!PQgetisnull(res, 0, 1) && !PQgetisnull(res, 0, 2))
 	{
 		char	   *now = pstrdup(quote_qualified_identifier(PQgetvalue(res, 0, 1),
 															 PQgetvalue(res, 0, 2)));
@@ -291,7 +292,8 @@ pgc_source_prepare(PgcWorker *w)
 
 	res = pgc_source_find(w);
 	pgc_source_verify(w, res);
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 3))
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
+		PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 3))
 	{
 		PQclear(res);
 		ereport(ERROR,
