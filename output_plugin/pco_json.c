@@ -403,8 +403,9 @@ pco_append_numeric(StringInfo buf, Datum num)
 	int			first;
 	char	   *cp;
 
-	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
-		v = pg_detoast_datum(v);
+	/* out of line or compressed: whole and plain first (a 1-byte header is fine) */
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		v = pg_detoast_datum_packed(v);
 	data = VARDATA_ANY(v);
 	size = VARSIZE_ANY_EXHDR(v);
 	header = pco_numeric_word(data, 0);
@@ -1003,8 +1004,10 @@ pco_encode(StringInfo buf, PcoEncoder *enc, Datum value)
 				/*
 				 * A small jsonb stored with a 1-byte header: align it on the
 				 * stack rather than have it detoasted into a new allocation.
+				 * An out-of-line value has a 1-byte header too: it is a
+				 * pointer, detoasted below.
 				 */
-				if (VARATT_IS_SHORT(v))
+				if (VARATT_IS_SHORT(v) && !VARATT_IS_EXTERNAL(v))
 				{
 					union
 					{
@@ -1067,7 +1070,7 @@ pco_json_lossy(PcoEncoder *enc, Datum value)
 		JEntry		entry;
 
 		/* a JSON null is a few bytes, never compressed or out of line */
-		if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
+		if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
 			return false;
 		if (VARSIZE_ANY_EXHDR(v) < sizeof(uint32) + sizeof(JEntry))
 			return false;
