@@ -557,6 +557,12 @@ CREATE TRIGGER pipeline_changed
 	AFTER INSERT OR UPDATE OR DELETE ON pgconduit.pipeline
 	FOR EACH ROW EXECUTE FUNCTION pgconduit._pipeline_trigger();
 
+-- A pipeline row inserted other than by the API, as by a restored dump,
+-- comes in stopped: a second copy of a pipeline must not start by itself.
+CREATE TRIGGER pipeline_restored
+	BEFORE INSERT ON pgconduit.pipeline
+	FOR EACH ROW EXECUTE FUNCTION pgconduit._pipeline_trigger();
+
 CREATE FUNCTION pgconduit._stop_worker(name text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgconduit_stop_worker'

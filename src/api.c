@@ -43,6 +43,12 @@
 PG_FUNCTION_INFO_V1(pgconduit_api);
 
 /*
+ * True while the API writes the catalog: a pipeline row inserted otherwise,
+ * as by a restored dump, comes in stopped (shmem.c's trigger).
+ */
+bool		pgc_api_writing = false;
+
+/*
  * The owner of extension pgconduit: the role its catalog belongs to and
  * that the API writes it as.
  */
@@ -107,6 +113,7 @@ pgconduit_api(PG_FUNCTION_ARGS)
 	char	   *nulls;
 	StringInfoData sql;
 	PgcSavedUser saved;
+	bool		save_writing;
 
 	pgc_check_admin();
 
@@ -141,9 +148,19 @@ pgconduit_api(PG_FUNCTION_ARGS)
 
 	pgc_as_extension_owner(&saved);
 	SPI_connect();
-	if (SPI_execute_with_args(sql.data, nargs + 1, types, values, nulls,
-							  false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run %s", sql.data);
+	save_writing = pgc_api_writing;
+	pgc_api_writing = true;
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql.data, nargs + 1, types, values, nulls,
+								  false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not run %s", sql.data);
+	}
+	PG_FINALLY();
+	{
+		pgc_api_writing = save_writing;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	pgc_as_caller(&saved);
 	PG_RETURN_VOID();

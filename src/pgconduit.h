@@ -37,6 +37,7 @@ typedef struct PgcSavedUser
 extern Oid	pgc_extension_owner(void);
 extern void pgc_as_extension_owner(PgcSavedUser *saved);
 extern void pgc_as_caller(PgcSavedUser *saved);
+extern bool pgc_api_writing;
 
 /* jsonb_parse.c: JSON text to jsonb, as jsonb_in gives it, faster */
 extern Jsonb *pgc_jsonb_parse(const char *json, int len);

@@ -432,6 +432,42 @@ pgc_shmem_init(void)
  * by hand) makes the launcher reconcile this database's workers when the
  * transaction ends; enabling a pipeline also clears its failure.
  */
+/*
+ * Before a pipeline row is inserted other than by the API, as by a
+ * restored dump: make it stopped.  A dump restored into a second database
+ * would otherwise run a second copy of the pipeline, with the same slot
+ * and destination as the first, whose snapshot would bring older rows
+ * back over newer ones.  pg_dump restores subscriptions disabled for the
+ * same reason.
+ */
+static HeapTuple
+pgc_pipeline_restored(TriggerData *trigdata)
+{
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	int			attnum = SPI_fnumber(desc, "enabled");
+	Datum		enabled;
+	bool		isnull;
+	Datum		stopped = BoolGetDatum(false);
+	bool		notnull = false;
+	char	   *name;
+
+	if (pgc_api_writing || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
+		attnum <= 0)
+		return tuple;
+	enabled = heap_getattr(tuple, attnum, desc, &isnull);
+	if (isnull || !DatumGetBool(enabled))
+		return tuple;
+
+	name = SPI_getvalue(tuple, desc, SPI_fnumber(desc, "name"));
+	ereport(WARNING,
+			(errmsg("pipeline \"%s\" is stored stopped", name),
+			 errdetail("A pipeline written into pgconduit.pipeline other than by pgconduit's functions, as by a restored dump, does not start by itself, as restored subscriptions do not."),
+			 errhint("Run pgconduit.start_pipeline(%s) once no other copy of the pipeline runs against its source and destination.",
+					 quote_literal_cstr(name))));
+	return heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &stopped, &notnull);
+}
+
 Datum
 pgconduit_pipeline_trigger(PG_FUNCTION_ARGS)
 {
@@ -440,6 +476,8 @@ pgconduit_pipeline_trigger(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "pgconduit._pipeline_trigger() must be called as a trigger");
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		return PointerGetDatum(pgc_pipeline_restored(trigdata));
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	if (pgc_shared != NULL)

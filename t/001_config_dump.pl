@@ -20,6 +20,9 @@ $node->safe_psql('src_db', q{
 	SELECT pgconduit.create_destination('wh', '{"url": "dbname=warehouse", "batch_size": 50, "on_error": "dead_letter"}');
 	SELECT pgconduit.create_pipeline('orders_to_wh', 'orders', 'wh', enabled => false);
 	SELECT pgconduit.create_pipeline('odd', 'Odd "Name"', 'wh', enabled => false);
+	SELECT pgconduit.create_source('live_src', '{"table": "t", "url": "dbname=no_such_db"}');
+	SELECT pgconduit.create_destination('live_dst', '{"url": "dbname=no_such_db"}');
+	SELECT pgconduit.create_pipeline('live', 'live_src', 'live_dst');
 });
 
 my $catalog_query = q{
@@ -34,11 +37,25 @@ my $dump = $node->basedir . '/src_db.sql';
 $node->command_ok([ 'pg_dump', '-d', $node->connstr('src_db'), '-f', $dump ],
 	'pg_dump of a database with pipelines');
 $node->safe_psql('postgres', 'CREATE DATABASE restored_db');
-$node->command_ok(
+my ($restore_out, $restore_err);
+my $restored = IPC::Run::run(
 	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-q', '-d', $node->connstr('restored_db'), '-f', $dump ],
-	'dump restores into a fresh database');
+	'>', \$restore_out, '2>', \$restore_err);
+ok($restored, 'dump restores into a fresh database');
+
+# A restored pipeline is a second copy of the original, with its slot and
+# destination: it comes back stopped, as restored subscriptions do
+like($restore_err, qr/WARNING:  pipeline "live" is stored stopped/,
+	'the restore says the enabled pipeline is restored stopped');
+like($restore_err, qr/HINT:  Run pgconduit.start_pipeline\('live'\)/,
+	'and how to start it');
 my $after = $node->safe_psql('restored_db', $catalog_query);
-is($after, $before, 'restored connectors and pipelines equal the originals');
+(my $expected = $before) =~ s/^live\|live_src\|live_dst\|t\|/live|live_src|live_dst|f|/m;
+isnt($expected, $before, 'the original pipeline is enabled');
+is($after, $expected, 'restored connectors and pipelines equal the originals, but stopped');
+is($node->safe_psql('restored_db',
+		q{SELECT state || ' ' || coalesce(pid::text, 'no worker') FROM pgconduit.status WHERE pipeline = 'live'}),
+	'stopped no worker', 'no worker runs the restored copy');
 
 # The restored catalog is fully functional: a dropped connector stays
 # dropped, and in-use checks still hold
@@ -46,7 +63,7 @@ my ($rc, $out, $err) = $node->psql('restored_db', q{SELECT pgconduit.drop_connec
 like($err, qr/cannot drop connector "wh" because pipeline "odd" uses it/,
 	'restored pipelines still protect their connectors');
 $node->safe_psql('restored_db', q{SELECT pgconduit.drop_pipeline('odd', false)});
-is($node->safe_psql('restored_db', 'SELECT count(*) FROM pgconduit.pipeline'), '1',
+is($node->safe_psql('restored_db', 'SELECT count(*) FROM pgconduit.pipeline'), '2',
 	'restored pipelines can be dropped');
 
 # A custom-format dump restored with pg_restore gives the same result
@@ -56,8 +73,8 @@ $node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('src_db'), '-f', $cdu
 $node->safe_psql('postgres', 'CREATE DATABASE restored_fc');
 $node->command_ok([ 'pg_restore', '-d', $node->connstr('restored_fc'), $cdump ],
 	'pg_restore');
-is($node->safe_psql('restored_fc', $catalog_query), $before,
-	'pg_restore brings back the same pipelines');
+is($node->safe_psql('restored_fc', $catalog_query), $expected,
+	'pg_restore brings back the same pipelines, stopped');
 $node->stop;
 
 # Without shared_preload_libraries: configuration works, pipelines do not run
