@@ -270,6 +270,20 @@ pgc_pq_try_connect(const char *url, bool replication, const char *appname,
 			(!require_password || PQconnectionUsedPassword(conn)))
 			pgc_pq_command(conn, what,
 						   "SELECT pg_catalog.set_config('search_path', '', false)");
+
+		/*
+		 * The output plugin writes some values (intervals, ranges, text
+		 * forms inside arrays and composites) by their output functions,
+		 * in the walsender's settings: fix them as the snapshot fixes its
+		 * own, over whatever the database, the role or the connection
+		 * string set, so that the destination reads every value back as
+		 * it was.
+		 */
+		if (replication && PQstatus(conn) == CONNECTION_OK &&
+			(!require_password || PQconnectionUsedPassword(conn)))
+			pgc_pq_command(conn, what,
+						   "SET datestyle = ISO; SET intervalstyle = postgres;"
+						   " SET extra_float_digits = 3; SET bytea_output = hex");
 	}
 	PG_CATCH();
 	{
