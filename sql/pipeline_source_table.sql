@@ -143,6 +143,9 @@ UPDATE st_ui SET a = 10 WHERE a = 1;
 DELETE FROM st_ui WHERE a = 2;
 SELECT pgconduit.wait_for_pipeline('st_ui');
 SELECT * FROM st_ui_dst ORDER BY a;
+-- the identity taken away while the pipeline runs: failed
+ALTER TABLE st_ui REPLICA IDENTITY NOTHING;
+SELECT * FROM st_failure('st_ui', '%has no replica identity%');
 SELECT pgconduit.drop_pipeline('st_ui');
 
 -- a replica identity that leaves out a key column: an update of the key

@@ -163,10 +163,14 @@ pgc_source_verify(PgcWorker *w, PGresult *res)
 	}
 }
 
+static void pgc_source_check_identity(PgcWorker *w);
+
 /*
  * During CDC, make sure now and then that the table the pipeline follows
  * is still there and still the one its name names: a dropped or replaced
- * table sends no more changes, so only the catalog tells.
+ * table sends no more changes, so only the catalog tells.  Its replica
+ * identity is checked again too: one changed so that it no longer holds
+ * the key would let a changed key go without its old value.
  */
 void
 pgc_source_check_table(PgcWorker *w)
@@ -175,6 +179,7 @@ pgc_source_check_table(PgcWorker *w)
 
 	pgc_source_verify(w, res);
 	PQclear(res);
+	pgc_source_check_identity(w);
 	w->table_checked = GetCurrentTimestamp();
 }
 
