@@ -15,6 +15,27 @@ SELECT pgconduit.create_destination('pd_d', jsonb_build_object('table', 'pd_dst'
 SELECT pgconduit.create_pipeline('pd', 'pd_s', 'pd_d');
 SELECT pgconduit.wait_for_pipeline('pd');
 SELECT pipeline, phase FROM pgconduit.progress WHERE pipeline = 'pd';
+
+-- what it drops no rollback restores: like DROP SUBSCRIPTION, it refuses
+-- to run inside a transaction block, with or without the slot, and
+-- changes nothing
+BEGIN;
+SELECT pgconduit.drop_pipeline('pd');
+ROLLBACK;
+BEGIN;
+SELECT pgconduit.drop_pipeline('pd', drop_slot => false);
+ROLLBACK;
+SELECT count(*) AS slots FROM pg_replication_slots WHERE slot_name = 'pgconduit_pd_s';
+SELECT count(*) AS progress_rows FROM pgconduit.progress WHERE pipeline = 'pd';
+SELECT state, pid IS NOT NULL AS has_worker FROM pgconduit.status WHERE pipeline = 'pd';
+-- so the pipeline goes on from its position: a deleted row stays deleted
+SELECT pgconduit.stop_pipeline('pd');
+DELETE FROM pd_src WHERE id <= 3;
+SELECT pgconduit.start_pipeline('pd');
+SELECT pgconduit.wait_for_pipeline('pd');
+SELECT count(*) AS rows, min(id) FROM pd_dst;
+SELECT state FROM pgconduit.status WHERE pipeline = 'pd';
+
 SELECT pgconduit.drop_pipeline('pd');
 SELECT count(*) AS progress_rows FROM pgconduit.progress WHERE pipeline = 'pd';
 SELECT count(*) AS slots FROM pg_replication_slots WHERE slot_name = 'pgconduit_pd_s';

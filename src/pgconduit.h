@@ -39,6 +39,9 @@ extern void pgc_as_extension_owner(PgcSavedUser *saved);
 extern void pgc_as_caller(PgcSavedUser *saved);
 extern bool pgc_api_writing;
 
+/* wait.c: drop_pipeline's effects outside this database */
+extern void pgc_prevent_drop_in_block(void);
+
 /* jsonb_parse.c: JSON text to jsonb, as jsonb_in gives it, faster */
 extern Jsonb *pgc_jsonb_parse(const char *json, int len);
 

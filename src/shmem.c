@@ -656,6 +656,8 @@ pgconduit_stop_worker(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	pgc_check_admin();
+	/* the worker is stopped now, not at commit: drop_pipeline's first step */
+	pgc_prevent_drop_in_block();
 	pgc_stop_workers(MyDatabaseId, name, true, true);
 	PG_RETURN_VOID();
 }

@@ -190,6 +190,24 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
  * on its source (waiting for the walsender to let go of it), and its
  * publication if pgconduit created it.  Missing objects are not an error.
  */
+/*
+ * What drop_pipeline drops on the source (the slot) and in the destination
+ * (the progress row) no rollback can restore: like DROP SUBSCRIPTION with
+ * a slot, it may not run inside a transaction block, where a rollback
+ * would keep a pipeline whose slot or position is gone and whose next
+ * start would take a snapshot over rows it had already deleted.
+ */
+void
+pgc_prevent_drop_in_block(void)
+{
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("pgconduit.drop_pipeline cannot run inside a transaction block"),
+				 errdetail("It drops the replication slot on the source and the pipeline's position in the destination, which a rollback could not restore."),
+				 errhint("Run it on its own, outside BEGIN and COMMIT.")));
+}
+
 Datum
 pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 {
@@ -200,6 +218,7 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 	Oid			owner;
 
 	pgc_check_admin();
+	pgc_prevent_drop_in_block();
 	src = pgc_pipeline_source(name, &owner);
 	if (!src->cdc)
 		PG_RETURN_VOID();
@@ -302,6 +321,7 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 	PgcSavedUser saved;
 
 	pgc_check_admin();
+	pgc_prevent_drop_in_block();
 	pgc_as_extension_owner(&saved);
 	SPI_connect();
 	args[0] = CStringGetTextDatum(name);
