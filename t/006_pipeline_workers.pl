@@ -1,8 +1,8 @@
 # 006_pipeline_workers.pl: only running workers count against
 # pgconduit.max_pipelines.  A pipeline that waits for a worker starts as
-# soon as one ends (stop_pipeline, a failure, a snapshot-only pipeline
-# that is done), without anyone starting it again; stopped, failed and
-# done pipelines keep their status but hold no worker.
+# soon as one ends (a failure, stop_pipeline), without anyone starting it
+# again; stopped, failed and done pipelines keep their status but hold no
+# worker.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -47,29 +47,38 @@ ok($node->poll_query_until('postgres',
 	'a pipeline past max_pipelines waits');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM b2'), '0', 'it has not run');
 
-# stopping the running one is enough: the waiting one starts by itself
-$node->safe_psql('postgres', q{SELECT pgconduit.stop_pipeline('pa')});
+# the running one fails by itself (its destination table is gone): no
+# catalog change, yet the waiting one starts, as the worker's exit wakes
+# the launcher and a failed pipeline holds no worker
+$node->safe_psql('postgres', q{
+	DROP TABLE a2;
+	INSERT INTO a VALUES (3);
+});
+ok($node->poll_query_until('postgres',
+		q{SELECT state = 'failed' FROM pgconduit.status WHERE pipeline = 'pa'}),
+	'the running pipeline fails');
 ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('pb', '5 s')}),
 	'once the worker is free the waiting pipeline runs, without start_pipeline');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM b2'), '1', 'and copies its table');
 ok($node->log_contains('pipeline "pb" waits: all 1 pipeline workers are running'),
 	'the server log said why it waited');
-ok($node->poll_query_until('postgres',
-		q{SELECT state = 'stopped' AND pid IS NULL FROM pgconduit.status WHERE pipeline = 'pa'}),
-	'the stopped pipeline shows as stopped');
 
-# start the stopped one again: it waits now, and runs once pb stops
-$node->safe_psql('postgres', q{SELECT pgconduit.start_pipeline('pa')});
+# the failed one, mended and started again, waits; stop_pipeline of the
+# running one is enough to let it run
+$node->safe_psql('postgres', q{
+	CREATE TABLE a2 (id int PRIMARY KEY);
+	SELECT pgconduit.start_pipeline('pa');
+});
 ok($node->poll_query_until('postgres',
 		q{SELECT state = 'waiting' FROM pgconduit.status WHERE pipeline = 'pa'}),
 	'a started pipeline waits while the worker is busy');
-$node->safe_psql('postgres', q{
-	INSERT INTO a VALUES (3);
-	SELECT pgconduit.stop_pipeline('pb');
-});
+$node->safe_psql('postgres', q{SELECT pgconduit.stop_pipeline('pb')});
 ok($node->poll_query_until('postgres', q{SELECT pgconduit.wait_for_pipeline('pa', '5 s')}),
-	'and runs when it is free');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM a2'), '2', 'with the change made meanwhile');
+	'and runs once stop_pipeline has freed the worker');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM a2'), '1', 'with the change made meanwhile');
+ok($node->poll_query_until('postgres',
+		q{SELECT state = 'stopped' AND pid IS NULL FROM pgconduit.status WHERE pipeline = 'pb'}),
+	'the stopped pipeline shows as stopped');
 $node->safe_psql('postgres', q{
 	SELECT pgconduit.drop_pipeline('pa');
 	SELECT pgconduit.drop_pipeline('pb');
