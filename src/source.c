@@ -420,22 +420,25 @@ pgc_source_ensure_slot(PgcWorker *w)
 
 	/*
 	 * publication: without the table's inheritance children (ONLY), which
-	 * the pipeline does not read, so that it asks nothing of them; the
-	 * table is found by name, since casting every published name to
-	 * regclass needs USAGE on every schema, pg_toast's included
+	 * the pipeline does not read, so that it asks nothing of them.  The
+	 * table is looked for in the publication's own catalogs, by OID:
+	 * pg_publication_tables lists a partitioned table's leaf partitions,
+	 * not the table, and would have it added again on every start.
 	 */
 	params[0] = src->publication_name;
 	params[1] = w->relid;
 	params[2] = psprintf("created by pgconduit for pipeline %s", w->name);
 	res = pgc_pq_exec(w->source, "source",
 					  "SELECT p.puballtables OR EXISTS ("
-					  "         SELECT 1 FROM pg_catalog.pg_publication_tables t,"
-					  "                pg_catalog.pg_class c, pg_catalog.pg_namespace n"
+					  "         SELECT 1 FROM pg_catalog.pg_publication_rel r"
+					  "          WHERE r.prpubid OPERATOR(pg_catalog.=) p.oid"
+					  "            AND r.prrelid OPERATOR(pg_catalog.=) $2::pg_catalog.oid)"
+					  "       OR EXISTS ("
+					  "         SELECT 1 FROM pg_catalog.pg_publication_namespace s,"
+					  "                pg_catalog.pg_class c"
 					  "          WHERE c.oid OPERATOR(pg_catalog.=) $2::pg_catalog.oid"
-					  "            AND n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-					  "            AND t.pubname OPERATOR(pg_catalog.=) p.pubname"
-					  "            AND t.schemaname OPERATOR(pg_catalog.=) n.nspname"
-					  "            AND t.tablename OPERATOR(pg_catalog.=) c.relname),"
+					  "            AND s.pnpubid OPERATOR(pg_catalog.=) p.oid"
+					  "            AND s.pnnspid OPERATOR(pg_catalog.=) c.relnamespace),"
 					  "       p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate,"
 					  "       pg_catalog.obj_description(p.oid, 'pg_publication') IS NOT DISTINCT FROM $3"
 					  "  FROM pg_catalog.pg_publication p"
