@@ -1544,14 +1544,18 @@ pgc_source_stream(PgcWorker *w)
 
 	/*
 	 * The changes of a partitioned table's partitions arrive under the
-	 * table's own name, in its columns (via_partition_root).
+	 * table's own name, in its columns (via_partition_root).  The table is
+	 * selected by OID alone: the publication is not a filter on the stream
+	 * ("publication_names"), since a publication altered while the
+	 * pipeline runs (its actions, its tables) would have the plugin leave
+	 * changes out, and the slot confirmed past them; it exists so that the
+	 * source enforces the replica identity on UPDATE and DELETE.
 	 */
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"table_oids\" %s, \"publication_names\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'",
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"table_oids\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'",
 					 quote_identifier(w->src->slot_name),
 					 pgc_literal(w->relid),
-					 pgc_literal(quote_identifier(w->src->publication_name)),
 					 pgc_literal(pgc_name_list(w->key)),
 					 per_message);
 	/* without "columns", every column, also those added later */
