@@ -22,9 +22,23 @@ TAP_TESTS = 1
 
 EXTRA_CLEAN = tmp_test results output_iso log
 
+# PG=15 (Debian's packages), 17 or 18 (built by t/build-server.sh into
+# /var/cache/pgconduit) chooses the server, unless PG_CONFIG names one.
+ifneq ($(filter 17 18,$(PG)),)
+PG_CONFIG ?= /var/cache/pgconduit/pg$(PG)/bin/pg_config
+endif
+ifeq ($(PG),15)
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+endif
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
 include $(PGXS)
+else ifeq ($(filter-out test demo dist test-deb deb check-meta,$(or $(MAKECMDGOALS),all)),)
+# these targets set up what they need themselves
+else
+$(error $(PG_CONFIG) not found: install postgresql-server-dev-15 (or run make test or make demo as root, which install it), or name a pg_config with PG_CONFIG=)
+endif
 
 # PGXS tracks header dependencies only in --enable-depend builds: every
 # object depends on every header of its directory, so none goes stale
@@ -68,10 +82,9 @@ installcheck-tap:
 test:
 	sh t/run-tests.sh
 
-# A throwaway instance, a pipeline between two databases, and its status.
-demo: all
-	@if [ -w '$(DESTDIR)$(pkglibdir)' ]; then $(MAKE) -s install >/dev/null; \
-	else echo "demo: cannot install into $(pkglibdir); run 'sudo make install' first"; fi
+# A throwaway instance, a pipeline between two databases, and its status;
+# as root it first installs what a fresh machine lacks, builds and installs.
+demo:
 	sh t/demo.sh
 
 .PHONY: output-plugin install-output-plugin uninstall-output-plugin clean-output-plugin \

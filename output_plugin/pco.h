@@ -22,6 +22,8 @@
 #include "nodes/pg_list.h"
 #include "utils/rel.h"
 
+#include "../src/compat.h"
+
 /*
  * How a value becomes JSON.  These mirror the categories of to_jsonb()
  * (jsonb_categorize_type), split further where a faster exact path exists.

@@ -429,7 +429,7 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 		if (report->rd_rel->relreplident == REPLICA_IDENTITY_INDEX)
 			keyindex = RelationGetReplicaIndex(report);
 		if (!OidIsValid(keyindex))
-			keyindex = RelationGetPrimaryKeyIndex(report);
+			keyindex = pgc_primary_key_index(report);
 		if (OidIsValid(keyindex))
 			keycols = pco_index_columns(keyindex);
 	}

@@ -821,16 +821,12 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	old = MemoryContextSwitchTo(state->change_cxt);
 	pco_ensure_scratch(state, Max(desc->natts, rel->natts));
-	if (change->data.tp.newtuple != NULL)
-	{
-		newtup = &change->data.tp.newtuple->tuple;
+	newtup = pgc_change_newtuple(change);
+	if (newtup != NULL)
 		pco_deform(state, rel, newtup, desc, state->new_values, state->new_nulls);
-	}
-	if (change->data.tp.oldtuple != NULL)
-	{
-		oldtup = &change->data.tp.oldtuple->tuple;
+	oldtup = pgc_change_oldtuple(change);
+	if (oldtup != NULL)
 		pco_deform(state, rel, oldtup, desc, state->old_values, state->old_nulls);
-	}
 
 	/*
 	 * Unchanged TOASTed values are not in WAL: take them from the old row

@@ -12,6 +12,8 @@
 
 #include "libpq-fe.h"
 
+#include "compat.h"
+
 extern PGconn *pgc_pq_connect(const char *url, bool replication,
 							  const char *appname, const char *what,
 							  bool require_password);
@@ -37,7 +39,6 @@ extern void pgc_pq_send_prepared(PGconn *conn, const char *what,
 extern PGresult *pgc_pq_get_result(PGconn *conn, const char *what);
 extern void pgc_pq_wait(PGconn *conn, int events, long timeout_ms);
 extern bool pgc_pq_flush(PGconn *conn);
-extern void pgc_pq_raise(PGconn *conn, PGresult *res, const char *what)
-			pg_attribute_noreturn();
+pgc_noreturn extern void pgc_pq_raise(PGconn *conn, PGresult *res, const char *what);
 
 #endif							/* PGC_PQ_H */

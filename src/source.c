@@ -1571,13 +1571,13 @@ pgc_source_stream(PgcWorker *w)
 	w->batch_table = w->target;
 
 	/* one wait set for the stream: the latch, the source, the destination */
-	ws = CreateWaitEventSet(TopMemoryContext, 4);
+	ws = pgc_create_wait_event_set(4);
 	AddWaitEventToSet(ws, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(ws, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(ws, WL_SOCKET_READABLE, PQsocket(w->repl), NULL, NULL);
 	AddWaitEventToSet(ws, WL_SOCKET_READABLE, PQsocket(w->dest), NULL, NULL);
 	/* and one without the source, to let the stream gather */
-	ws_dest = CreateWaitEventSet(TopMemoryContext, 3);
+	ws_dest = pgc_create_wait_event_set(3);
 	AddWaitEventToSet(ws_dest, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(ws_dest, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	AddWaitEventToSet(ws_dest, WL_SOCKET_READABLE, PQsocket(w->dest), NULL, NULL);

@@ -414,7 +414,7 @@ resolve_table(PgcwCall *call, const char *name, int len, bool exact,
 	if (exact)
 		rv = makeRangeVar(NULL, cname, -1);
 	else
-		rv = makeRangeVarFromNameList(stringToQualifiedNameList(cname));
+		rv = makeRangeVarFromNameList(pgc_qualified_name_list(cname));
 	relid = RangeVarGetRelidExtended(rv, RowExclusiveLock, RVR_MISSING_OK,
 									 pgcw_table_callback, &mask);
 	if (!OidIsValid(relid))

@@ -104,7 +104,7 @@ pgconduit_copy_target(PG_FUNCTION_ARGS)
 		ncols == 0 || nkeys == 0)
 		PG_RETURN_NULL();
 
-	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+	rv = makeRangeVarFromNameList(pgc_qualified_name_list(name));
 	relid = RangeVarGetRelidExtended(rv, RowExclusiveLock, RVR_MISSING_OK,
 									 pgcw_table_callback, &mask);
 	if (!OidIsValid(relid))

@@ -16,6 +16,8 @@
 #include "utils/jsonb.h"
 #include "utils/plancache.h"
 
+#include "compat.h"
+
 /* how a JSON value becomes a datum of some type; see write_convert.c */
 typedef enum PgcwTypeCat
 {

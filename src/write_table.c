@@ -943,7 +943,7 @@ pgcw_plan_execute(PgcwPlan *p, Datum *values, bool *nulls)
 		qd = CreateQueryDesc(stmt, src->query_string, GetActiveSnapshot(),
 							 InvalidSnapshot, None_Receiver, params, NULL, 0);
 		ExecutorStart(qd, 0);
-		ExecutorRun(qd, ForwardScanDirection, 0, true);
+		pgc_executor_run(qd, ForwardScanDirection, 0);
 		ExecutorFinish(qd);
 		processed += qd->estate->es_processed;
 		ExecutorEnd(qd);

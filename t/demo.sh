@@ -1,21 +1,40 @@
 #!/bin/sh
-# demo.sh: behind "make demo".  Starts a throwaway PostgreSQL instance with
-# pgconduit (which must be installed: make install), creates a table with
-# rows in database "shop" and a pipeline that carries it to database
-# "warehouse", writes to the source while the pipeline runs, and prints
-# what arrived and pgconduit.status.  Everything is removed at the end
-# (KEEP=1 keeps the instance and prints how to reach it).
+# demo.sh: behind "make demo".  Run as root on a fresh Debian 12 machine, it
+# installs what is missing (t/setup.sh: PostgreSQL 15 and its headers, or
+# with PG=17/18 that server built into /var/cache/pgconduit), builds and
+# installs pgconduit; as a normal user it builds and installs where it may
+# write.  Then it starts a throwaway PostgreSQL instance with pgconduit,
+# creates a table with rows in database "shop" and a pipeline that carries
+# it to database "warehouse", writes to the source while the pipeline runs,
+# and prints what arrived and pgconduit.status.  Everything is removed at
+# the end (KEEP=1 keeps the instance and prints how to reach it).
 set -eu
 
-PG_CONFIG=${PG_CONFIG:-pg_config}
-command -v "$PG_CONFIG" >/dev/null 2>&1 || PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-bindir=$($PG_CONFIG --bindir)
+top=$(cd "$(dirname "$0")/.." && pwd)
 
-# PostgreSQL refuses to run as root: re-run as user postgres
-if [ "$(id -u)" = 0 ]; then
-	id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
-	exec runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" KEEP="${KEEP:-0}" sh "$(readlink -f "$0")"
+if [ "${PGCONDUIT_DEMO_RUN:-0}" != 1 ]; then
+	pgc_prog=demo
+	. "$top/t/setup.sh"
+	pgc_setup || { echo "demo: cannot run without PostgreSQL (see above)"; exit 1; }
+	echo "== building pgconduit against $pgc_server"
+	make -C "$top" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+	if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
+		make -C "$top" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+	elif [ ! -f "$("$PG_CONFIG" --pkglibdir)/pgconduit.so" ]; then
+		echo "demo: cannot install into $("$PG_CONFIG" --pkglibdir); run 'sudo make install' first, or run make demo as root"
+		exit 1
+	else
+		echo "demo: cannot write to $("$PG_CONFIG" --pkglibdir): using the pgconduit installed there"
+	fi
+	# PostgreSQL refuses to run as root: the demo runs as user postgres
+	if [ "$(id -u)" = 0 ]; then
+		id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
+		exec runuser -u postgres -- env PGCONDUIT_DEMO_RUN=1 PG_CONFIG="$PG_CONFIG" \
+			KEEP="${KEEP:-0}" sh "$top/t/demo.sh"
+	fi
+	export PGCONDUIT_DEMO_RUN=1
 fi
+bindir=$($PG_CONFIG --bindir)
 
 dir=$(mktemp -d /tmp/pgconduit-demo.XXXXXX)
 port=$((20000 + $$ % 20000))

@@ -2,8 +2,10 @@
 # run-tests.sh: the one test command behind "make test".
 #
 # Run as root on a fresh Debian 12 machine, it installs what is missing
-# (PostgreSQL 15, its server headers, IPC::Run for the TAP tests), builds and
-# installs pgconduit, then runs every suite -- pg_regress, isolation, TAP --
+# (PostgreSQL 15, its server headers, IPC::Run for the TAP tests; see
+# t/setup.sh), or with PG=17 or PG=18 builds that server once into
+# /var/cache/pgconduit (t/build-server.sh), builds and installs pgconduit,
+# then runs every suite -- pg_regress, isolation, TAP --
 # as the unprivileged user "postgres" in a scratch copy of the tree, since
 # PostgreSQL refuses to run as root.  Run as a normal user with the packages
 # present, it builds, installs (where it may write, or through sudo -n) and
@@ -12,6 +14,9 @@
 # It ends with one line: "N passed, N failed".
 #
 # Environment:
+#   PG       the server: 15 (Debian's packages, default), 17 or 18
+#   PG_CONFIG  with PG=15: another copy of PostgreSQL 15 to test against
+#   DEB=1    build the Debian package (t/build-deb.sh) and test it installed
 #   SUITES   which suites to run (default "regress isolation tap")
 #   REGRESS  regression tests to run (default: all of sql/)
 #   ISOLATION, PROVE_TESTS  likewise for specs/ and t/
@@ -20,58 +25,51 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 SUITES=${SUITES:-regress isolation tap}
-user_pg_config=${PG_CONFIG:-}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-[ -x "$PG_CONFIG" ] || PG_CONFIG=pg_config
-export PG_CONFIG
 
 log() { echo "run-tests: $*"; }
 
-# 1. What a fresh machine lacks.
-if [ "$(id -u)" = 0 ]; then
-	need=""
-	[ -x /usr/lib/postgresql/15/bin/postgres ] || need="$need postgresql-15"
-	[ -x /usr/lib/postgresql/15/bin/pg_config ] || need="$need postgresql-server-dev-15"
-	[ -f /usr/lib/postgresql/15/lib/pgxs/src/makefiles/pgxs.mk ] || need="$need postgresql-server-dev-15"
-	perl -MIPC::Run -e 1 2>/dev/null || need="$need libipc-run-perl"
-	command -v make >/dev/null || need="$need make"
-	command -v gcc >/dev/null || need="$need gcc"
-	command -v rsync >/dev/null || need="$need rsync"
-	if [ -n "$need" ]; then
-		log "installing:$need"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq || exit 1
-		apt-get install -y -qq $need >/dev/null || exit 1
-	fi
-	[ -n "$user_pg_config" ] || PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-	# Debian starts a cluster on install; the suites start their own.
-	if command -v pg_ctlcluster >/dev/null; then
-		pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
-	fi
-fi
-
-# 2. Build and install.  The TAP tests find the server through PATH.
-PATH="$($PG_CONFIG --bindir):$PATH"
-export PATH
+# 1. The server, and what a fresh machine lacks for it.
 cd "$top" || exit 1
-log "building with $PG_CONFIG ($($PG_CONFIG --version))"
-make -s PG_CONFIG="$PG_CONFIG" >/tmp/pgconduit-build.$$ 2>&1 || {
-	cat /tmp/pgconduit-build.$$
-	rm -f /tmp/pgconduit-build.$$
-	log "build failed"
+pgc_prog=run-tests
+. "$top/t/setup.sh"
+if ! pgc_setup; then
+	log "cannot test: no usable PostgreSQL ${PG:-15} (see above)"
 	echo "0 passed, 1 failed"
 	exit 1
-}
-grep -i 'warning' /tmp/pgconduit-build.$$
-rm -f /tmp/pgconduit-build.$$
-if [ -w "$($PG_CONFIG --pkglibdir)" ]; then
-	make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || exit 1
-else
-	sudo -n make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || {
-		log "cannot write to $($PG_CONFIG --pkglibdir): run as root, or install pgconduit first with sudo make install"
+fi
+if [ "$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null; then
+	# Debian starts a cluster on install; the suites start their own.
+	pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
+fi
+
+# 2. Build and install, or install the Debian package (DEB=1).
+if [ "${DEB:-0}" = 1 ]; then
+	sh "$top/t/build-deb.sh" install || {
+		log "the Debian package did not build or install"
+		echo "0 passed, 1 failed"
 		exit 1
 	}
+else
+	log "building with $PG_CONFIG ($($PG_CONFIG --version))"
+	make -s PG_CONFIG="$PG_CONFIG" >/tmp/pgconduit-build.$$ 2>&1 || {
+		cat /tmp/pgconduit-build.$$
+		rm -f /tmp/pgconduit-build.$$
+		log "build failed"
+		echo "0 passed, 1 failed"
+		exit 1
+	}
+	grep -i 'warning' /tmp/pgconduit-build.$$
+	rm -f /tmp/pgconduit-build.$$
+	if [ -w "$($PG_CONFIG --pkglibdir)" ]; then
+		make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || exit 1
+	else
+		sudo -n make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || {
+			log "cannot write to $($PG_CONFIG --pkglibdir): run as root, or install pgconduit first with sudo make install"
+			exit 1
+		}
+	fi
 fi
+log "testing against $pgc_server"
 
 # 3. A scratch copy owned by the user that runs the servers.
 if [ "$(id -u)" = 0 ]; then
@@ -166,5 +164,6 @@ if [ "${KEEP:-0}" = 1 ] || [ $status -ne 0 ]; then
 else
 	rm -rf "$work"
 fi
+log "tested $pgc_server"
 echo "$passed passed, $failed failed"
 exit $status
