@@ -12,10 +12,10 @@ PG_CPPFLAGS = -I$(libpq_srcdir) -Wall -Wextra -Wno-unused-parameter -Wno-missing
 SHLIB_LINK_INTERNAL = $(libpq)
 
 # Every sql/*.sql except the install scripts is a regression test.
-REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out $(DATA),$(wildcard sql/*.sql))))
+REGRESS ?= $(sort $(patsubst sql/%.sql,%,$(filter-out $(DATA),$(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-config=$(CURDIR)/tmp_test/pgconduit.conf \
 	--temp-instance=$(CURDIR)/tmp_test/regress --load-extension=pgconduit
-ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
+ISOLATION ?= $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
 ISOLATION_OPTS = --temp-config=$(CURDIR)/tmp_test/pgconduit.conf \
 	--temp-instance=$(CURDIR)/tmp_test/isolation --load-extension=pgconduit
 TAP_TESTS = 1
@@ -82,10 +82,27 @@ installcheck-tap:
 test:
 	sh t/run-tests.sh
 
+# The Debian package (debian/, pg_buildext): build it; or build, install
+# and run every suite against it.
+deb:
+	sh t/build-deb.sh
+test-deb:
+	DEB=1 sh t/run-tests.sh
+
 # A throwaway instance, a pipeline between two databases, and its status;
 # as root it first installs what a fresh machine lacks, builds and installs.
 demo:
 	sh t/demo.sh
 
-.PHONY: output-plugin install-output-plugin uninstall-output-plugin clean-output-plugin \
-	installcheck-regress installcheck-isolation installcheck-tap test demo
+# PGXN: META.json checked against the PGXN Meta Spec, and the release zip
+# of the committed tree (git archive), named by META.json's version.
+DISTVERSION = $(shell perl -MJSON::PP -e 'local $$/; open my $$f, "<", "META.json" or exit 1; print decode_json(<$$f>)->{version}')
+check-meta:
+	perl t/check-meta.pl META.json
+dist: check-meta
+	@git diff --quiet HEAD -- || echo "dist: uncommitted changes are not in the zip, which holds HEAD"
+	git archive --format zip --prefix=$(EXTENSION)-$(DISTVERSION)/ -o $(EXTENSION)-$(DISTVERSION).zip HEAD
+	@echo "dist: $(EXTENSION)-$(DISTVERSION).zip"
+
+.PHONY: check-meta dist output-plugin install-output-plugin uninstall-output-plugin clean-output-plugin \
+	installcheck-regress installcheck-isolation installcheck-tap test demo deb test-deb

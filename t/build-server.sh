@@ -9,8 +9,9 @@
 # The server is built from the source package of the Debian suite that
 # carries it (postgresql-17 in trixie, postgresql-18 in sid), reached
 # through a deb-src entry of its own in
-# /etc/apt/sources.list.d/pgconduit-src.sources, with Debian's patches
-# applied, and installed into $PGCONDUIT_CACHE/pgMAJOR (default
+# /etc/apt/sources.list.d/pgconduit-src.sources -- upstream's tarball,
+# without Debian's patches, which would move the server's libraries to
+# /usr/lib/postgresql -- and installed into $PGCONDUIT_CACHE/pgMAJOR (default
 # /var/cache/pgconduit/pg17).  The build takes only what the test suites
 # need: the server, the client programs the tests run (psql, initdb, pg_ctl,
 # pg_dump, pg_basebackup, pg_recvlogical, createdb ...), TAP support
@@ -97,7 +98,11 @@ log "building PostgreSQL $major from Debian's source package ($suite) into $pref
 (
 	set -e
 	cd "$src"
-	if ! apt-get source -qq "postgresql-$major/$suite"; then
+	# upstream's source as Debian ships it, without Debian's patches: they
+	# put the server's libraries under /usr/lib/postgresql, not the prefix
+	if apt-get source -qq --download-only "postgresql-$major/$suite"; then
+		dpkg-source --skip-patches -x postgresql-${major}_*.dsc
+	else
 		# A mirror can lag its own index: the index names a version whose
 		# files the pool does not serve yet.  Take the newest of the few
 		# previous minor releases the pool does serve; dpkg-source checks
@@ -121,7 +126,7 @@ log "building PostgreSQL $major from Debian's source package ($suite) into $pref
 		for f in $(sed -n '/^Files:/,/^[^ ]/s/^ [0-9a-f]* [0-9]* //p' "postgresql-${major}_$found.dsc"); do
 			/usr/lib/apt/apt-helper download-file "$pool/$f" "$f" >/dev/null
 		done
-		dpkg-source -x "postgresql-${major}_$found.dsc"
+		dpkg-source --skip-patches -x "postgresql-${major}_$found.dsc"
 	fi
 	cd "$(find . -mindepth 1 -maxdepth 1 -type d -name "postgresql-$major-*" | head -n 1)"
 	./configure --prefix="$prefix" --enable-tap-tests --without-icu --without-readline \
@@ -137,6 +142,7 @@ log "building PostgreSQL $major from Debian's source package ($suite) into $pref
 	test -x "$prefix/lib/pgxs/src/test/regress/pg_regress"
 	test -x "$prefix/lib/pgxs/src/test/isolation/pg_isolation_regress"
 	test -f "$prefix/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm"
+	test "$("$prefix/bin/pg_config" --pkglibdir)" = "$prefix/lib"
 ) >"$buildlog" 2>&1
 rc=$?
 if [ $rc -ne 0 ]; then
