@@ -58,6 +58,7 @@ static const PgcKeySpec source_keys[] = {
 	{"slot_name", PGC_KEY_STRING, false},
 	{"replication_url", PGC_KEY_STRING, false},
 	{"buffer_size", PGC_KEY_INT, false},
+	{"failover", PGC_KEY_BOOL, false},
 	{NULL}
 };
 
@@ -687,6 +688,12 @@ pgc_source_config_parse(const char *name, Jsonb *config)
 	if (sc->publication_name == NULL)
 		sc->publication_name = pgc_default_object_name(name);
 	sc->buffer_size = config_int(&cv, "buffer_size", 0, 100000000);
+	sc->failover = config_bool(&cv, "failover", false);
+	if (sc->failover && !sc->cdc)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source configuration sets \"failover\" but turns off \"cdc\""),
+				 errdetail("Only change data capture uses a replication slot, which \"failover\" is about.")));
 	if (!sc->snapshot && !sc->cdc)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

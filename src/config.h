@@ -25,6 +25,7 @@ typedef struct PgcSourceConfig
 	char	   *publication_name;
 	char	   *slot_name;
 	int			buffer_size;	/* 0 means pgconduit.buffer_size */
+	bool		failover;		/* slot synchronized to standbys (17+) */
 } PgcSourceConfig;
 
 typedef enum PgcOnError

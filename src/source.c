@@ -489,11 +489,29 @@ pgc_source_ensure_slot(PgcWorker *w)
 									  quote_identifier(src->publication_name)));
 	}
 
-	/* slot */
+	/*
+	 * slot; a failover slot, which standbys keep in sync so that it
+	 * survives a promotion, exists from PostgreSQL 17 on -- the source's
+	 * version counts, not this server's
+	 */
+	if (src->failover && PQserverVersion(w->source) < 170000)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"failover\" needs PostgreSQL 17 or later on the source"),
+				 errdetail("The source server runs PostgreSQL %d, whose replication slots cannot fail over.",
+						   PQserverVersion(w->source) / 10000),
+				 errhint("Set \"failover\" to off, or upgrade the source server.")));
 	params[0] = src->slot_name;
 	res = pgc_pq_exec(w->source, "source",
+					  PQserverVersion(w->source) >= 170000 ?
 					  "SELECT s.plugin, s.slot_type,"
-					  "       s.database OPERATOR(pg_catalog.=) pg_catalog.current_database()"
+					  "       s.database OPERATOR(pg_catalog.=) pg_catalog.current_database(),"
+					  "       s.failover"
+					  "  FROM pg_catalog.pg_replication_slots s"
+					  " WHERE s.slot_name OPERATOR(pg_catalog.=) $1" :
+					  "SELECT s.plugin, s.slot_type,"
+					  "       s.database OPERATOR(pg_catalog.=) pg_catalog.current_database(),"
+					  "       false"
 					  "  FROM pg_catalog.pg_replication_slots s"
 					  " WHERE s.slot_name OPERATOR(pg_catalog.=) $1",
 					  1, params);
@@ -505,6 +523,8 @@ pgc_source_ensure_slot(PgcWorker *w)
 			strcmp(PQgetvalue(res, 0, 1), "logical") == 0;
 		bool		ok_db = !PQgetisnull(res, 0, 2) &&
 			strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		bool		ok_failover = !src->failover ||
+			(!PQgetisnull(res, 0, 3) && strcmp(PQgetvalue(res, 0, 3), "t") == 0);
 		char	   *plugin = pstrdup(PQgetvalue(res, 0, 0));
 
 		PQclear(res);
@@ -519,6 +539,11 @@ pgc_source_ensure_slot(PgcWorker *w)
 									  src->slot_name),
 							 NULL,
 							 "Drop the slot or name another one in the source's \"slot_name\".");
+		if (!ok_failover)
+			pgc_source_error(psprintf("replication slot \"%s\" is not a failover slot", src->slot_name),
+							 "The source sets \"failover\", but the slot was created without it.",
+							 psprintf("Run ALTER_REPLICATION_SLOT %s (FAILOVER true) on a replication connection to the source, or name another slot in \"slot_name\".",
+									  quote_identifier(src->slot_name)));
 		return;
 	}
 	PQclear(res);
@@ -528,6 +553,8 @@ pgc_source_ensure_slot(PgcWorker *w)
 						 "The slot was dropped after the pipeline had started streaming; changes made since then cannot be read.",
 						 "Drop and re-create the pipeline to take a new snapshot.");
 	PQclear(pgc_pq_exec(w->source, "source",
+						src->failover ?
+						"SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgconduit_output', failover => true)" :
 						"SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgconduit_output')",
 						1, params));
 	w->created_slot = true;
