@@ -98,7 +98,7 @@ demo:
 # of the committed tree (git archive), named by META.json's version.
 DISTVERSION = $(shell perl -MJSON::PP -e 'local $$/; open my $$f, "<", "META.json" or exit 1; print decode_json(<$$f>)->{version}')
 check-meta:
-	perl t/check-meta.pl META.json
+	perl t/check-meta META.json
 dist: check-meta
 	@git diff --quiet HEAD -- || echo "dist: uncommitted changes are not in the zip, which holds HEAD"
 	git archive --format zip --prefix=$(EXTENSION)-$(DISTVERSION)/ -o $(EXTENSION)-$(DISTVERSION).zip HEAD

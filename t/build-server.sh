@@ -16,8 +16,9 @@
 # need: the server, the client programs the tests run (psql, initdb, pg_ctl,
 # pg_dump, pg_basebackup, pg_recvlogical, createdb ...), TAP support
 # (--enable-tap-tests), pg_regress and pg_isolation_regress, and
-# contrib/test_decoding.  No documentation, no ecpg, no pgbench or
-# pg_upgrade, no ICU, no readline, no SSL (no test uses it).  A second
+# contrib/test_decoding, and libxml (the type tests carry xml values).  No
+# documentation, no ecpg, no pgbench or pg_upgrade, no ICU, no readline,
+# no SSL (no test uses it).  A second
 # run finds the cache and returns at once; a failed build leaves no cache
 # behind and says where its log is.
 set -u
@@ -61,6 +62,7 @@ for pair in gcc:gcc make:make bison:bison flex:flex perl:perl \
 done
 perl -MIPC::Run -e 1 2>/dev/null || need="$need libipc-run-perl"
 [ -f /usr/include/zlib.h ] || need="$need zlib1g-dev"
+[ -f /usr/include/libxml2/libxml/parser.h ] || need="$need libxml2-dev"
 if [ -n "$need" ]; then
 	log "installing:$need"
 	apt-get update -qq && apt-get install -y -qq $need >/dev/null || {
@@ -130,7 +132,7 @@ log "building PostgreSQL $major from Debian's source package ($suite) into $pref
 	fi
 	cd "$(find . -mindepth 1 -maxdepth 1 -type d -name "postgresql-$major-*" | head -n 1)"
 	./configure --prefix="$prefix" --enable-tap-tests --without-icu --without-readline \
-		--with-zlib --disable-nls CFLAGS="-O2" >/dev/null
+		--with-zlib --with-libxml --disable-nls CFLAGS="-O2" >/dev/null
 	# only the programs the suites run: no ecpg, no pgbench, no pg_upgrade ...
 	sed -i -E '/^[[:space:]]*(pg_amcheck|pg_archivecleanup|pg_checksums|pg_combinebackup|pg_rewind|pg_test_fsync|pg_test_timing|pg_upgrade|pg_verifybackup|pg_waldump|pg_walsummary|pgbench)[[:space:]]*\\?$/d' src/bin/Makefile
 	sed -i -E 's/^(SUBDIRS[[:space:]]*=[[:space:]]*libpq)[[:space:]]+ecpg[[:space:]]*$/\1/' src/interfaces/Makefile
@@ -139,10 +141,16 @@ log "building PostgreSQL $major from Debian's source package ($suite) into $pref
 	make -s install
 	make -s -C contrib/test_decoding install
 	# PGXS installcheck needs pg_regress and pg_isolation_regress installed
-	test -x "$prefix/lib/pgxs/src/test/regress/pg_regress"
-	test -x "$prefix/lib/pgxs/src/test/isolation/pg_isolation_regress"
-	test -f "$prefix/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm"
-	test "$("$prefix/bin/pg_config" --pkglibdir)" = "$prefix/lib"
+	# (under lib/postgresql: the prefix does not name postgres)
+	pgxsdir=$(dirname "$(dirname "$(dirname "$("$prefix/bin/pg_config" --pgxs)")")")
+	for f in src/test/regress/pg_regress src/test/isolation/pg_isolation_regress \
+		src/test/perl/PostgreSQL/Test/Cluster.pm; do
+		test -f "$pgxsdir/$f" || { echo "not installed: $pgxsdir/$f"; exit 1; }
+	done
+	case $("$prefix/bin/pg_config" --pkglibdir) in
+		"$prefix"/*) ;;
+		*) echo "the server's libraries are not under $prefix"; exit 1 ;;
+	esac
 ) >"$buildlog" 2>&1
 rc=$?
 if [ $rc -ne 0 ]; then

@@ -120,9 +120,10 @@ failed=0
 status=0
 
 # pg_regress and pg_isolation_regress print "test NAME ... ok" per test
+# (15), or "ok N - NAME" and "not ok N - NAME" (16 and later)
 count_pg_regress() {
-	p=$(grep -Ec '^(test| ) .* \.\.\. ok' "$1")
-	f=$(grep -Ec '\.\.\. FAILED|\.\.\. failed' "$1")
+	p=$(grep -Ec '^(test| ) .* \.\.\. ok|^ok [0-9]+ ' "$1")
+	f=$(grep -Ec '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+ ' "$1")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	# a run that stopped short (a missing expected file, a crash) failed
