@@ -53,6 +53,7 @@ SELECT * FROM pf_failure('pf2');
 SELECT failover FROM pg_replication_slots WHERE slot_name = 'pf_plain';
 SELECT pgconduit.drop_pipeline('pf2', drop_slot => false);
 SELECT pg_drop_replication_slot('pf_plain');
+SELECT pgconduit.drop_connector('pf_src2');
 \else
 -- the same pipeline on PostgreSQL 15: failed, and no slot made
 SELECT pgconduit.create_pipeline('pf', 'pf_src', 'pf_dst');
@@ -60,4 +61,5 @@ SELECT * FROM pf_failure('pf');
 SELECT count(*) AS slots FROM pg_replication_slots WHERE slot_name = 'pgconduit_pf_src';
 SELECT pgconduit.drop_pipeline('pf');
 \endif
+SELECT pgconduit.drop_connector('pf_src'), pgconduit.drop_connector('pf_dst');
 SELECT count(*) AS leftover_slots FROM pg_replication_slots WHERE slot_name LIKE 'pgconduit_pf%';

@@ -43,3 +43,4 @@ SELECT pgconduit.wait_for_pipeline('gc');
 SELECT * FROM gc_dst ORDER BY id;
 SELECT (SELECT count(*) FROM ((TABLE gc_src EXCEPT TABLE gc_dst) UNION ALL (TABLE gc_dst EXCEPT TABLE gc_src)) d) AS rows_differing;
 SELECT pgconduit.drop_pipeline('gc');
+SELECT pgconduit.drop_connector('gc_s'), pgconduit.drop_connector('gc_d');
