@@ -17,6 +17,7 @@ if [ "${PGCONDUIT_DEMO_RUN:-0}" != 1 ]; then
 	. "$top/t/setup.sh"
 	pgc_setup || { echo "demo: cannot run without PostgreSQL (see above)"; exit 1; }
 	echo "== building pgconduit against $pgc_server"
+	pgc_clean_if_other_server
 	make -C "$top" -s PG_CONFIG="$PG_CONFIG" >/dev/null
 	if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
 		make -C "$top" -s PG_CONFIG="$PG_CONFIG" install >/dev/null

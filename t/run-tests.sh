@@ -75,6 +75,7 @@ elif [ "${DEB:-0}" = installed ]; then
 	log "testing the installed package $(dpkg -S "$lib" | cut -d: -f1)"
 else
 	log "building with $PG_CONFIG ($($PG_CONFIG --version))"
+	pgc_clean_if_other_server
 	make -s PG_CONFIG="$PG_CONFIG" >/tmp/pgconduit-build.$$ 2>&1 || {
 		cat /tmp/pgconduit-build.$$
 		rm -f /tmp/pgconduit-build.$$

@@ -109,3 +109,15 @@ pgc_setup() {
 	pgc_server="$("$PG_CONFIG" --version) in $("$PG_CONFIG" --bindir | sed 's,/bin$,,')"
 	return 0
 }
+
+# pgc_clean_if_other_server: objects built against another server (make
+# test, then make test PG=17) would be linked as they are; clean first.
+# The server of the last build is kept in .build-server.
+pgc_clean_if_other_server() {
+	stamp="$top/.build-server"
+	this="$PG_CONFIG $("$PG_CONFIG" --version)"
+	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$this" ]; then
+		make -C "$top" -s PG_CONFIG="$PG_CONFIG" clean >/dev/null 2>&1
+		echo "$this" >"$stamp"
+	fi
+}
