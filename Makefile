@@ -8,7 +8,7 @@ OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "pgconduit - Conduit-style data pipelines inside PostgreSQL"
 
-PG_CPPFLAGS = -I$(libpq_srcdir) -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CPPFLAGS = -I$(libpq_srcdir) -DPGC_CATALOG_VERSION='"$(EXTVERSION)"' -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK_INTERNAL = $(libpq)
 
 # Every sql/*.sql except the install scripts is a regression test.

@@ -810,10 +810,21 @@ pgc_config_normalize(const char *kind, const char *name, Jsonb *config,
 Datum
 pgconduit_validate_config(PG_FUNCTION_ARGS)
 {
-	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	Jsonb	   *config = PG_GETARG_JSONB_P(2);
-	Oid			owner = PG_GETARG_OID(3);
+	char	   *kind;
+	char	   *name;
+	Jsonb	   *config;
+	Oid			owner;
+
+	/* 0.1's catalog declares no owner: it must be updated first */
+	if (PG_NARGS() != 4)
+	{
+		pgc_require_catalog_version();
+		elog(ERROR, "pgconduit._validate_config() called without an owner");
+	}
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	config = PG_GETARG_JSONB_P(2);
+	owner = PG_GETARG_OID(3);
 
 	PG_RETURN_JSONB_P(pgc_config_normalize(kind, name, config, owner));
 }

@@ -29,6 +29,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -416,12 +417,25 @@ pgc_scan_catalog(void)
 {
 	List	   *result = NIL;
 	MemoryContext cxt = CurrentMemoryContext;
+	char	   *version;
 
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "reading pgconduit.pipeline");
-	if (OidIsValid(get_extension_oid("pgconduit", true)))
+	version = pgc_catalog_version();
+	if (version != NULL && strcmp(version, PGC_CATALOG_VERSION) != 0)
+	{
+		/* its pipelines run once the catalog is updated (which rescans) */
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pgconduit's catalog in database \"%s\" is version %s, but the pgconduit library is version %s",
+						get_database_name(MyDatabaseId), version, PGC_CATALOG_VERSION),
+				 errdetail("The pipelines of that database do not run until the catalog is updated."),
+				 errhint("Run ALTER EXTENSION pgconduit UPDATE in database \"%s\".",
+						 get_database_name(MyDatabaseId))));
+	}
+	else if (version != NULL)
 	{
 		if (SPI_execute("SELECT p.name, p.enabled, r.oid,"
 						"       s.config OPERATOR(pg_catalog.->>) 'slot_name', r.rolcanlogin"

@@ -14,11 +14,20 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/rel.h"
 
 #include "pgconduit.h"
 #include "pipeline.h"
@@ -31,6 +40,9 @@ int			pgc_max_retained_wal = 1024;
 int			pgc_slot_check_interval = 60;
 int			pgc_max_batch_memory = 65536;
 bool		pgc_preloaded = false;
+
+/* set when pgc_check_catalog_version() refused a catalog */
+bool		pgc_catalog_mismatch = false;
 
 PG_FUNCTION_INFO_V1(pgconduit_check_admin);
 PG_FUNCTION_INFO_V1(pgconduit_check_preloaded);
@@ -141,4 +153,70 @@ pgconduit_check_preloaded(PG_FUNCTION_ARGS)
 				 errdetail("Pipelines run in background workers, which only a preloaded library can start."),
 				 errhint("Add pgconduit to shared_preload_libraries in postgresql.conf and restart the server.")));
 	PG_RETURN_VOID();
+}
+
+/*
+ * The version of pgconduit's catalog in this database, from its row in
+ * pg_extension, or NULL where the extension is not installed.  Needs a
+ * transaction.
+ */
+char *
+pgc_catalog_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("pgconduit"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * Refuse a catalog of another version than this library's: after the
+ * binaries are upgraded and before ALTER EXTENSION pgconduit UPDATE, the
+ * library would read and write tables and call functions whose shape it
+ * does not know.  where names the database ("database \"shop\"").
+ */
+void
+pgc_check_catalog_version(const char *version, const char *where)
+{
+	if (version == NULL || strcmp(version, PGC_CATALOG_VERSION) == 0)
+		return;
+	pgc_catalog_mismatch = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("pgconduit's catalog in %s is version %s, but the pgconduit library is version %s",
+					where, version, PGC_CATALOG_VERSION),
+			 errdetail("The library was upgraded and the catalog was not; pipelines that use it wait until it is."),
+			 errhint("Run ALTER EXTENSION pgconduit UPDATE in %s.", where)));
+}
+
+/*
+ * For SQL-callable functions that an old catalog declares differently, or
+ * that read the catalog: refuse to run under any catalog but this
+ * library's, rather than read arguments that were not passed or columns
+ * of another type.
+ */
+void
+pgc_require_catalog_version(void)
+{
+	pgc_check_catalog_version(pgc_catalog_version(),
+							  psprintf("database \"%s\"", get_database_name(MyDatabaseId)));
 }

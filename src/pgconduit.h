@@ -42,6 +42,19 @@ extern bool pgc_api_writing;
 /* wait.c: drop_pipeline's effects outside this database */
 extern void pgc_prevent_drop_in_block(void);
 
+/*
+ * The catalog version this library reads and writes: the Makefile's
+ * EXTVERSION.  A catalog of another version (binaries upgraded, ALTER
+ * EXTENSION pgconduit UPDATE not yet run) is refused with a hint to update.
+ */
+#ifndef PGC_CATALOG_VERSION
+#error "PGC_CATALOG_VERSION is set by the Makefile"
+#endif
+extern bool pgc_catalog_mismatch;
+extern char *pgc_catalog_version(void);
+extern void pgc_check_catalog_version(const char *version, const char *where);
+extern void pgc_require_catalog_version(void);
+
 /* jsonb_parse.c: JSON text to jsonb, as jsonb_in gives it, faster */
 extern Jsonb *pgc_jsonb_parse(const char *json, int len);
 

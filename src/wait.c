@@ -111,6 +111,8 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 	Oid			owner;
 
 	pgc_check_admin();
+	/* it reads the catalog, which must be this library's version */
+	pgc_require_catalog_version();
 	src = pgc_pipeline_source(name, &owner);
 	usecs = timeout->time + (int64) timeout->day * USECS_PER_DAY +
 		(int64) timeout->month * DAYS_PER_MONTH * USECS_PER_DAY;

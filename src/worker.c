@@ -432,10 +432,10 @@ pgc_connect_destination(PgcWorker *w)
 	w->dest = pgc_pq_connect(w->dst->url, false, w->appname, "destination",
 							 w->need_password);
 	res = pgc_pq_exec(w->dest, "destination",
-					  "SELECT 1 FROM pg_catalog.pg_extension"
+					  "SELECT extversion FROM pg_catalog.pg_extension"
 					  " WHERE extname OPERATOR(pg_catalog.=) 'pgconduit'",
 					  0, NULL);
-	if (PQntuples(res) != 1)
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
 	{
 		PQclear(res);
 		ereport(ERROR,
@@ -443,6 +443,8 @@ pgc_connect_destination(PgcWorker *w)
 				 errmsg("extension \"pgconduit\" is not installed in the destination database"),
 				 errhint("Run CREATE EXTENSION pgconduit in the destination database.")));
 	}
+	pgc_check_catalog_version(pstrdup(PQgetvalue(res, 0, 0)),
+							  psprintf("the destination database \"%s\"", PQdb(w->dest)));
 	PQclear(res);
 	/* a table named without its schema: where the destination's role finds it */
 	if (w->dst->table != NULL)
@@ -555,6 +557,9 @@ pgc_record_error(PgcSlot *slot, ErrorData *edata)
 	/* a connection refused for lack of a password will not heal */
 	if (edata->sqlerrcode == ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED)
 		retry = false;
+	/* an old catalog will be updated: try again until it is */
+	if (pgc_catalog_mismatch)
+		retry = true;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, edata->message ? edata->message : "unknown error");

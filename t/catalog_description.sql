@@ -23,11 +23,11 @@ WITH ext AS (
 	 WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
 	   AND d.refobjid = ext.oid AND d.deptype = 'e'
 ), rel AS (
-	SELECT c.oid, c.oid::pg_catalog.regclass::text AS name, c.*
+	SELECT c.oid::pg_catalog.regclass::text AS name, c.*
 	  FROM pg_catalog.pg_class c JOIN member m
 		ON m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND m.objid = c.oid
 ), fn AS (
-	SELECT p.oid, p.*
+	SELECT p.*
 	  FROM pg_catalog.pg_proc p JOIN member m
 		ON m.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND m.objid = p.oid
 )

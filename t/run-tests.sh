@@ -106,6 +106,15 @@ fi
 work=$(mktemp -d /tmp/pgconduit-test.XXXXXX)
 chmod 755 "$work"
 rsync -a --exclude .git --exclude tmp_test --exclude results --exclude log "$top/" "$work/"
+# The released 0.1 from git history, for the upgrade test (t/010_upgrade.pl):
+# the tree of the commit before the one that made the extension 0.2
+if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	bump=$(git -C "$top" log --format=%H -n 1 -G"^default_version = '0.2'" -- pgconduit.control)
+	if [ -n "$bump" ]; then
+		mkdir -p "$work/old/0.1"
+		git -C "$top" archive "$bump^" | tar -x -C "$work/old/0.1"
+	fi
+fi
 [ "$(id -u)" = 0 ] && chown -R "$runner" "$work"
 
 as_runner() {
