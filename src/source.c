@@ -206,7 +206,7 @@ pgc_source_check_identity(PgcWorker *w)
 					  "         SELECT 1 FROM pg_catalog.pg_index i"
 					  "          WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid"
 					  "            AND CASE WHEN c.relreplident OPERATOR(pg_catalog.=) 'i'"
-					  "                     THEN i.indisreplident ELSE i.indisprimary END)),"
+					  "                     THEN i.indisreplident ELSE i.indisprimary AND i.indimmediate END)),"
 					  "       c.relreplident OPERATOR(pg_catalog.=) 'f'"
 					  "       OR $2::pg_catalog.text[] OPERATOR(pg_catalog.<@) ARRAY("
 					  "         SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i,"
@@ -234,7 +234,11 @@ pgc_source_check_identity(PgcWorker *w)
 					  "                  WHERE k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts"
 					  "                    AND (NOT a.attnotnull"
 					  "                         OR a.attname::pg_catalog.text OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[])))"
-					  "         ORDER BY i.indexrelid LIMIT 1)"
+					  "         ORDER BY i.indexrelid LIMIT 1),"
+					  "       c.relreplident OPERATOR(pg_catalog.=) 'd' AND EXISTS ("
+					  "         SELECT 1 FROM pg_catalog.pg_index i"
+					  "          WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid"
+					  "            AND i.indisprimary AND NOT i.indimmediate)"
 					  "  FROM pg_catalog.pg_class c"
 					  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
 					  " WHERE c.relkind OPERATOR(pg_catalog.=) 'r'"
@@ -246,6 +250,7 @@ pgc_source_check_identity(PgcWorker *w)
 	{
 		bool		has_identity;
 		bool		covers_key;
+		bool		deferrable;
 		char	   *table;
 		char	   *hint;
 
@@ -262,7 +267,14 @@ pgc_source_check_identity(PgcWorker *w)
 		else
 			hint = psprintf("Give %s a primary key on the key columns (%s), or a unique index on them with REPLICA IDENTITY USING INDEX, or REPLICA IDENTITY FULL.",
 							table, pgc_name_list(w->key));
+		deferrable = !PQgetisnull(res, i, 4) && strcmp(PQgetvalue(res, i, 4), "t") == 0;
 		PQclear(res);
+		if (!has_identity && deferrable)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the primary key of source table %s is deferrable", table),
+					 errdetail("A deferrable primary key gives the table no replica identity: once the table is published, its UPDATE and DELETE would fail."),
+					 errhint("Make the primary key NOT DEFERRABLE on the source, or give the table REPLICA IDENTITY USING INDEX on a unique, immediate index of the key columns, or REPLICA IDENTITY FULL.")));
 		if (!has_identity)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -277,6 +289,80 @@ pgc_source_check_identity(PgcWorker *w)
 				 errhint("%s", hint)));
 	}
 	PQclear(res);
+}
+
+/*
+ * Check that the key is a key at the source: its columns NOT NULL (a row
+ * with a NULL key matches no row at the destination, so its updates would
+ * insert and its deletes do nothing) and covered by a unique index that is
+ * immediate, not partial and on plain columns (else rows sharing a key
+ * collapse into one at the destination).  A primary key qualifies when it
+ * is immediate.
+ */
+static void
+pgc_source_check_key(PgcWorker *w)
+{
+	const char *params[2];
+	PGresult   *res;
+	char	   *nullable;
+	bool		unique;
+	bool		deferrable;
+
+	params[0] = w->relid;
+	params[1] = pgc_array_literal(w->key);
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', '"
+					  "                                     ORDER BY a.attnum)"
+					  "          FROM pg_catalog.pg_attribute a"
+					  "         WHERE a.attrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  "           AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])"
+					  "           AND NOT a.attnotnull),"
+					  "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
+					  "                WHERE i.indrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  "                  AND i.indisunique AND i.indimmediate AND i.indisvalid"
+					  "                  AND i.indpred IS NULL AND i.indexprs IS NULL"
+					  "                  AND NOT EXISTS ("
+					  "                        SELECT 1 FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
+					  "                          LEFT JOIN pg_catalog.pg_attribute a"
+					  "                            ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid"
+					  "                           AND a.attnum OPERATOR(pg_catalog.=) k.attnum"
+					  "                         WHERE k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts"
+					  "                           AND (a.attname IS NULL"
+					  "                                OR a.attname::pg_catalog.text OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[])))),"
+					  "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
+					  "                WHERE i.indrelid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  "                  AND i.indisprimary AND NOT i.indimmediate)",
+					  2, params);
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1) || PQgetisnull(res, 0, 2))
+	{
+		PQclear(res);
+		elog(ERROR, "could not read the indexes of source table %s", w->qualified);
+	}
+	nullable = PQgetisnull(res, 0, 0) ? NULL : pstrdup(PQgetvalue(res, 0, 0));
+	unique = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	deferrable = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	if (!unique && deferrable && w->src->key == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("the primary key of source table %s is deferrable", w->qualified),
+				 errdetail("A deferrable primary key is unique only at commit, so it is no key for the pipeline."),
+				 errhint("Make the primary key NOT DEFERRABLE on the source, or name in the source's \"key\" columns with a unique, immediate index.")));
+	if (nullable != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("key column(s) %s of source table %s may be null", nullable,
+						w->qualified),
+				 errdetail("A row whose key is null matches no row at the destination: its updates would insert new rows and its deletes would do nothing."),
+				 errhint("Run ALTER TABLE %s ALTER COLUMN ... SET NOT NULL on the source, or name other key columns in the source's \"key\".",
+						 w->qualified)));
+	if (!unique)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("key (%s) of source table %s is not unique", pgc_name_list(w->key),
+						w->qualified),
+				 errdetail("No unique index of the source table that is immediate (not deferrable), not partial and on plain columns covers the key, so rows sharing a key would become one row at the destination."),
+				 errhint("Create a unique index on the key columns on the source, or name the columns of the primary key or of such an index in the source's \"key\".")));
 }
 
 /*
@@ -402,6 +488,7 @@ pgc_source_prepare(PgcWorker *w)
 
 	/* before the publication is touched: it must not break the table */
 	pgc_source_check_identity(w);
+	pgc_source_check_key(w);
 }
 
 /*
