@@ -62,6 +62,7 @@ if [ "${1:-}" = install ]; then
 	for deb in $debs; do
 		pkg=$(dpkg-deb -f "$deb" Package)
 		v=$(echo "$pkg" | sed -n 's/^postgresql-\([0-9]*\)-pgconduit$/\1/p')
+		[ -n "$v" ] || continue		# the -dbgsym package
 		for lib in pgconduit.so pgconduit_output.so; do
 			owner=$(dpkg -S "/usr/lib/postgresql/$v/lib/$lib" 2>/dev/null | cut -d: -f1)
 			if [ "$owner" != "$pkg" ]; then
