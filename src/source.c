@@ -166,11 +166,52 @@ pgc_source_verify(PgcWorker *w, PGresult *res)
 static void pgc_source_check_identity(PgcWorker *w);
 
 /*
+ * Raise an ERROR if the table, or any of its partitions, is unlogged: its
+ * changes are not in WAL, so change data capture would lose them without
+ * a word.  Checked at start and, since a partition can be attached or set
+ * unlogged at any time, now and then during CDC.
+ */
+static void
+pgc_source_check_logged(PgcWorker *w)
+{
+	const char *params[1];
+	PGresult   *res;
+	char	   *unlogged;
+
+	params[0] = w->relid;
+	res = pgc_pq_exec(w->source, "source",
+					  "SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, c.relname), ', '"
+					  "                             ORDER BY n.nspname, c.relname)"
+					  "  FROM pg_catalog.pg_class c"
+					  "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+					  " WHERE c.relpersistence OPERATOR(pg_catalog.=) 'u'"
+					  "   AND (c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid"
+					  "        OR c.oid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					  "         SELECT t.relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid) t)))",
+					  1, params);
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		elog(ERROR, "could not read the persistence of source table %s", w->qualified);
+	}
+	unlogged = PQgetisnull(res, 0, 0) ? NULL : pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (unlogged != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source table %s of pipeline \"%s\" is or has an unlogged table: %s",
+						w->qualified, w->name, unlogged),
+				 errdetail("Changes of an unlogged table or partition are not written to WAL, so change data capture cannot see them."),
+				 errhint("Run ALTER TABLE ... SET LOGGED on the source, then drop and re-create the pipeline if it had already streamed changes; or set \"cdc\" to off.")));
+}
+
+/*
  * During CDC, make sure now and then that the table the pipeline follows
  * is still there and still the one its name names: a dropped or replaced
  * table sends no more changes, so only the catalog tells.  Its replica
  * identity is checked again too: one changed so that it no longer holds
- * the key would let a changed key go without its old value.
+ * the key would let a changed key go without its old value; and that no
+ * partition has become unlogged, whose changes WAL does not carry.
  */
 void
 pgc_source_check_table(PgcWorker *w)
@@ -179,6 +220,7 @@ pgc_source_check_table(PgcWorker *w)
 
 	pgc_source_verify(w, res);
 	PQclear(res);
+	pgc_source_check_logged(w);
 	pgc_source_check_identity(w);
 	w->table_checked = GetCurrentTimestamp();
 }
@@ -487,6 +529,7 @@ pgc_source_prepare(PgcWorker *w)
 	PQclear(res);
 
 	/* before the publication is touched: it must not break the table */
+	pgc_source_check_logged(w);
 	pgc_source_check_identity(w);
 	pgc_source_check_key(w);
 }
