@@ -25,6 +25,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -471,6 +472,32 @@ pgc_connect_destination(PgcWorker *w)
 				   "        $4, $5, $6, $7)");
 }
 
+/*
+ * Check that the source, the destination and this database share one
+ * encoding: values travel as text in it, and the output plugin writes its
+ * records in the source's encoding without conversion, so a source in
+ * another encoding would have its text arrive corrupted.  Checked before
+ * anything is read.
+ */
+static void
+pgc_check_encodings(PgcWorker *w)
+{
+	const char *src = PQparameterStatus(w->source, "server_encoding");
+	const char *dst = PQparameterStatus(w->dest, "server_encoding");
+	const char *own = GetDatabaseEncodingName();
+
+	if (src == NULL || dst == NULL)
+		elog(ERROR, "could not read the server encoding of the source or the destination");
+	if (strcmp(src, own) != 0 || strcmp(dst, own) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the source, the destination and the database of pipeline \"%s\" do not share one encoding",
+						w->name),
+				 errdetail("The source database's encoding is %s, the destination database's is %s, and that of the database running the pipeline is %s; text would arrive corrupted.",
+						   src, dst, own),
+				 errhint("Use one encoding, such as UTF8, for all three databases.")));
+}
+
 /* The pipeline's work: snapshot, then changes, from where it left off */
 static void
 pgc_run(PgcWorker *w)
@@ -488,6 +515,7 @@ pgc_run(PgcWorker *w)
 							   w->need_password);
 	pgc_pq_command(w->source, "source", "SELECT 1");	/* ping */
 	pgc_connect_destination(w);
+	pgc_check_encodings(w);
 	pgc_read_progress(w);
 	pgc_source_prepare(w);
 	/* progress recorded before the source table was (pgconduit 0.1) */
