@@ -109,7 +109,10 @@ typedef struct PcoOptions
 {
 	List	   *table_patterns; /* PcoTablePattern *, NIL = all tables */
 	List	   *exclude_patterns;	/* PcoTablePattern *, NIL = none */
-	List	   *table_oids;		/* Oid: "table_oids", NIL = any table */
+	List	   *table_oids;		/* Oid: "table_oids" */
+	List	   *follow_patterns;	/* PcoTablePattern *: "follow_tables";
+									 * with table_oids NIL, any table */
+	List	   *exclude_oids;	/* Oid: "exclude_oids", never sent */
 	List	   *publication_names;	/* char *, NIL = no publication filter */
 	int			actions;		/* PCO_ACT_* bits */
 	bool		include_transaction;
@@ -122,6 +125,7 @@ typedef struct PcoOptions
 	bool		include_origin;
 	int			records_per_message;	/* at most, 1 by default */
 	bool		via_partition_root; /* report partitions under their root */
+	bool		include_relid;	/* "postgres.relid" first in metadata */
 } PcoOptions;
 
 /* a message of several records is sent once it holds this many bytes */
@@ -149,10 +153,12 @@ typedef struct PcoRelation
 	int			actions;		/* PCO_ACT_* this relation is published for */
 	char		replident;		/* relreplident when built (of relid: what
 								 * its WAL carries) */
-	char	   *meta_table;		/* "table":"…","opencdc.collection":"…",
+	char	   *meta_table;		/* ("postgres.relid":"…",)"table":"…",
+								 * "opencdc.collection":"…",
 								 * "postgres.schema":"…", escaped */
 	int			meta_table_len;
-	int			meta_table_only_len;	/* of its "table":"…" prefix */
+	int			meta_table_only_len;	/* up to the end of "table":"…" */
+	int			table_value_start;	/* where "table"'s quoted value starts */
 	Oid			report_relid;	/* relid, or the ancestor reported under */
 	AttrMap    *attrmap;		/* NULL: relid's attributes are report's */
 	char	   *own_meta_table; /* like meta_table, of relid itself, when

@@ -261,33 +261,53 @@ pco_publication_actions(Relation relation)
 	return actions;
 }
 
-/* The actions the options select for a relation; 0 if it is not selected */
+/*
+ * The actions the options select for a relation; 0 if it is not selected.
+ * A table is chosen when its OID is in "table_oids" or its name matches
+ * "follow_tables" (any table when neither is given); "tables",
+ * "exclude_tables" and "publication_names" filter on top, and
+ * "exclude_oids" drops it whatever chose it.
+ */
 static int
 pco_selected_actions(Relation relation)
 {
+	Oid			relid = RelationGetRelid(relation);
 	char	   *schema = get_namespace_name(RelationGetNamespace(relation));
+	char	   *name = RelationGetRelationName(relation);
 	int			actions = pco_options->actions;
 
-	if (!pco_table_selected(schema, RelationGetRelationName(relation)))
+	if (list_member_oid(pco_options->exclude_oids, relid))
 		return 0;
-	if (pco_options->table_oids != NIL &&
-		!list_member_oid(pco_options->table_oids, RelationGetRelid(relation)))
+	if ((pco_options->table_oids != NIL || pco_options->follow_patterns != NIL) &&
+		!list_member_oid(pco_options->table_oids, relid) &&
+		!pco_patterns_match(pco_options->follow_patterns, schema, name))
+		return 0;
+	if (!pco_table_selected(schema, name))
 		return 0;
 	if (actions != 0 && pco_options->publication_names != NIL)
 		actions &= pco_publication_actions(relation);
 	return actions;
 }
 
-/* "table":…,"opencdc.collection":…,"postgres.schema":… of a relation */
+/*
+ * "table":…,"opencdc.collection":…,"postgres.schema":… of a relation, led
+ * by "postgres.relid":"<relid>", when include_relid asks for it (relid is
+ * the table a record is reported under, which may not be relation).
+ */
 static char *
-pco_meta_table(Relation relation, int *len, int *table_only_len)
+pco_meta_table(Relation relation, Oid relid, int *len, int *table_only_len,
+			   int *value_start)
 {
 	char	   *schema = get_namespace_name(RelationGetNamespace(relation));
 	char	   *name = RelationGetRelationName(relation);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	if (pco_options->include_relid)
+		appendStringInfo(&buf, "\"postgres.relid\":\"%u\",", relid);
 	appendStringInfoString(&buf, "\"table\":");
+	if (value_start)
+		*value_start = buf.len;
 	pco_json_escape(&buf, quote_qualified_identifier(schema, name), -1);
 	if (table_only_len)
 		*table_only_len = buf.len;
@@ -389,15 +409,28 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	rel->report_relid = RelationGetRelid(report);
 	desc = RelationGetDescr(report);
 
+	rel->relid = RelationGetRelid(relation);
+
+	/* an unselected relation's changes are skipped: nothing more needed */
+	if (rel->actions == 0)
+	{
+		rel->natts = rel->ncolumns = rel->nkeys = 0;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
 	/* "table", "opencdc.collection" and "postgres.schema", escaped once */
-	rel->meta_table = pco_meta_table(report, &rel->meta_table_len,
-									 &rel->meta_table_only_len);
+	rel->meta_table = pco_meta_table(report, rel->report_relid,
+									 &rel->meta_table_len,
+									 &rel->meta_table_only_len,
+									 &rel->table_value_start);
 	if (report != relation)
 	{
 		TupleConversionMap *map;
 
-		rel->own_meta_table = pco_meta_table(relation, &rel->own_meta_table_len,
-											 NULL);
+		rel->own_meta_table = pco_meta_table(relation, rel->report_relid,
+											 &rel->own_meta_table_len,
+											 NULL, NULL);
 		/* NULL when the partition's attributes are the ancestor's */
 		map = convert_tuples_by_name(CreateTupleDescCopy(RelationGetDescr(relation)),
 									 CreateTupleDescCopy(desc));
@@ -487,7 +520,6 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 		memset(rel->column_is_key, 0, sizeof(bool) * Max(desc->natts, 1));
 	}
 
-	rel->relid = RelationGetRelid(relation);
 	if (report != relation)
 		RelationClose(report);
 	MemoryContextSwitchTo(old);

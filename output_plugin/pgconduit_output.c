@@ -217,8 +217,8 @@ pco_prefix_list(DefElem *elem)
 }
 
 /*
- * Parse the "table_oids" option: comma-separated table OIDs.  A consumer
- * that follows tables by OID keeps them through renames.
+ * Parse the "table_oids" or "exclude_oids" option: comma-separated table
+ * OIDs.  A consumer that follows tables by OID keeps them through renames.
  */
 static List *
 pco_oid_list(DefElem *elem)
@@ -310,6 +310,13 @@ pco_parse_options(List *options, PcoOptions *opts)
 				pco_parse_table_patterns(pco_string_option(elem), elem->defname);
 		else if (strcmp(elem->defname, "table_oids") == 0)
 			opts->table_oids = pco_oid_list(elem);
+		else if (strcmp(elem->defname, "follow_tables") == 0)
+			opts->follow_patterns =
+				pco_parse_table_patterns(pco_string_option(elem), elem->defname);
+		else if (strcmp(elem->defname, "exclude_oids") == 0)
+			opts->exclude_oids = pco_oid_list(elem);
+		else if (strcmp(elem->defname, "include_relid") == 0)
+			opts->include_relid = pco_bool_option(elem);
 		else if (strcmp(elem->defname, "publication_names") == 0)
 			opts->publication_names = pco_name_list(elem);
 		else if (strcmp(elem->defname, "actions") == 0)
@@ -382,7 +389,7 @@ pco_parse_options(List *options, PcoOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" is not recognized by pgconduit_output",
 							elem->defname),
-					 errhint("Valid options are: tables, exclude_tables, table_oids, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin, records_per_message, via_partition_root.")));
+					 errhint("Valid options are: tables, exclude_tables, table_oids, follow_tables, exclude_oids, publication_names, actions, columns, key, metadata, include_transaction, messages, message_prefixes, origin, include_origin, records_per_message, via_partition_root, include_relid.")));
 	}
 }
 
@@ -1022,7 +1029,8 @@ pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			pco_put(out, rel->own_meta_table, rel->own_meta_table_len);
 			PCO_PUT_LIT(out, ",\"postgres.partition_root\":");
 			/* the ancestor's "table" value, quoted and escaped already */
-			pco_put(out, rel->meta_table + 8, rel->meta_table_only_len - 8);
+			pco_put(out, rel->meta_table + rel->table_value_start,
+					rel->meta_table_only_len - rel->table_value_start);
 		}
 		else
 			pco_put(out, rel->meta_table, rel->meta_table_len);
