@@ -23,6 +23,7 @@
 #include "utils/rel.h"
 
 #include "../src/compat.h"
+#include "../src/pattern.h"
 
 /*
  * How a value becomes JSON.  These mirror the categories of to_jsonb()
@@ -107,10 +108,10 @@ typedef struct PcoColumn
 /* Options of one decoding session */
 typedef struct PcoOptions
 {
-	List	   *table_patterns; /* PcoTablePattern *, NIL = all tables */
-	List	   *exclude_patterns;	/* PcoTablePattern *, NIL = none */
+	List	   *table_patterns; /* PgcTablePattern *, NIL = all tables */
+	List	   *exclude_patterns;	/* PgcTablePattern *, NIL = none */
 	List	   *table_oids;		/* Oid: "table_oids" */
-	List	   *follow_patterns;	/* PcoTablePattern *: "follow_tables";
+	List	   *follow_patterns;	/* PgcTablePattern *: "follow_tables";
 									 * with table_oids NIL, any table */
 	List	   *exclude_oids;	/* Oid: "exclude_oids", never sent */
 	List	   *publication_names;	/* char *, NIL = no publication filter */
@@ -130,15 +131,6 @@ typedef struct PcoOptions
 
 /* a message of several records is sent once it holds this many bytes */
 #define PCO_MESSAGE_BYTES	65536
-
-/* A pattern of the "tables" option; NULL schema matches any schema */
-typedef struct PcoTablePattern
-{
-	char	   *schema;
-	char	   *table;
-	bool		schema_glob;	/* unquoted and holds a * wildcard */
-	bool		table_glob;
-} PcoTablePattern;
 
 /*
  * What the plugin caches about one relation.  With via_partition_root, a

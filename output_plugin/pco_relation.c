@@ -149,67 +149,14 @@ pco_relation_shutdown(void)
 	pco_cache_reset(NULL);
 }
 
-/* Does str match pattern, in which '*' stands for any run of characters? */
-static bool
-pco_glob_match(const char *pattern, const char *str)
-{
-	const char *star = NULL;
-	const char *retry = NULL;
-
-	while (*str)
-	{
-		if (*pattern == '*')
-		{
-			star = pattern++;
-			retry = str;
-		}
-		else if (*pattern == *str)
-		{
-			pattern++;
-			str++;
-		}
-		else if (star)
-		{
-			pattern = star + 1;
-			str = ++retry;
-		}
-		else
-			return false;
-	}
-	while (*pattern == '*')
-		pattern++;
-	return *pattern == '\0';
-}
-
-/* Does one of patterns match the table? */
-static bool
-pco_patterns_match(List *patterns, const char *schema, const char *table)
-{
-	ListCell   *lc;
-
-	foreach(lc, patterns)
-	{
-		PcoTablePattern *p = lfirst(lc);
-
-		if (p->schema != NULL &&
-			!(p->schema_glob ? pco_glob_match(p->schema, schema) :
-			  strcmp(p->schema, schema) == 0))
-			continue;
-		if (p->table_glob ? pco_glob_match(p->table, table) :
-			strcmp(p->table, table) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Is the table selected by the "tables" and "exclude_tables" options? */
 static bool
 pco_table_selected(const char *schema, const char *table)
 {
 	if (pco_options->table_patterns != NIL &&
-		!pco_patterns_match(pco_options->table_patterns, schema, table))
+		!pgc_pattern_list_match(pco_options->table_patterns, schema, table))
 		return false;
-	return !pco_patterns_match(pco_options->exclude_patterns, schema, table);
+	return !pgc_pattern_list_match(pco_options->exclude_patterns, schema, table);
 }
 
 /* Add to *actions what pub publishes */
@@ -280,7 +227,7 @@ pco_selected_actions(Relation relation)
 		return 0;
 	if ((pco_options->table_oids != NIL || pco_options->follow_patterns != NIL) &&
 		!list_member_oid(pco_options->table_oids, relid) &&
-		!pco_patterns_match(pco_options->follow_patterns, schema, name))
+		!pgc_pattern_list_match(pco_options->follow_patterns, schema, name))
 		return 0;
 	if (!pco_table_selected(schema, name))
 		return 0;
@@ -552,102 +499,22 @@ pco_relation_get(Relation relation)
 }
 
 /*
- * Copy an identifier of a "tables" pattern: a quoted part is taken as
- * written ("" standing for ") and matched exactly, an unquoted one is folded
- * to lower case and may hold * wildcards (*glob says whether it does).
- */
-static char *
-pco_pattern_part(const char **p, bool *glob, const char *option,
-				 const char *value)
-{
-	StringInfoData buf;
-	const char *s = *p;
-
-	initStringInfo(&buf);
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s == '"')
-	{
-		s++;
-		for (;;)
-		{
-			if (*s == '\0')
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"%s\": \"%s\"",
-								option, value),
-						 errdetail("A quoted identifier is not closed.")));
-			if (*s == '"')
-			{
-				if (s[1] != '"')
-					break;
-				s++;
-			}
-			appendStringInfoChar(&buf, *s++);
-		}
-		s++;
-		*glob = false;
-	}
-	else
-	{
-		while (*s && *s != '.' && *s != ',' && *s != ' ' && *s != '\t' && *s != '"')
-		{
-			appendStringInfoChar(&buf, pg_ascii_tolower((unsigned char) *s));
-			s++;
-		}
-		*glob = (strchr(buf.data, '*') != NULL);
-	}
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (buf.len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"",
-						option, value),
-				 errdetail("Each entry must be a table name, optionally schema-qualified, such as public.orders, \"My Table\" or sales.*.")));
-	*p = s;
-	return buf.data;
-}
-
-/*
  * Parse the "tables" option: a comma-separated list of table names, each
  * optionally schema-qualified; * matches any characters within an unquoted
- * part, and an unqualified name matches that table in any schema.
+ * part, and an unqualified name matches that table in any schema (the
+ * syntax of pattern.h, which a source's "tables" shares).
  */
 List *
 pco_parse_table_patterns(const char *value, const char *option)
 {
-	List	   *patterns = NIL;
-	const char *p = value;
+	const char *detail = NULL;
+	List	   *patterns = pgc_pattern_parse_list(value, &detail);
 
-	for (;;)
-	{
-		PcoTablePattern *pat = palloc0(sizeof(PcoTablePattern));
-		bool		glob;
-		char	   *first = pco_pattern_part(&p, &glob, option, value);
-
-		if (*p == '.')
-		{
-			p++;
-			pat->schema = first;
-			pat->schema_glob = glob;
-			pat->table = pco_pattern_part(&p, &pat->table_glob, option, value);
-		}
-		else
-		{
-			pat->table = first;
-			pat->table_glob = glob;
-		}
-		patterns = lappend(patterns, pat);
-		if (*p == '\0')
-			break;
-		if (*p != ',')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid value for option \"%s\": \"%s\"",
-							option, value),
-					 errdetail("Entries must be separated by commas, and a name has at most two parts.")));
-		p++;
-	}
+	if (patterns == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"",
+						option, value),
+				 errdetail_internal("%s", detail)));
 	return patterns;
 }
