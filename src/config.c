@@ -28,6 +28,7 @@
 #include "utils/varlena.h"
 
 #include "config.h"
+#include "pattern.h"
 #include "pgconduit.h"
 #include "pq.h"
 
@@ -37,7 +38,9 @@ typedef enum PgcKeyType
 	PGC_KEY_STRING,
 	PGC_KEY_BOOL,
 	PGC_KEY_INT,
-	PGC_KEY_NAMES				/* comma-separated string or array of strings */
+	PGC_KEY_NAMES,				/* comma-separated string or array of strings */
+	PGC_KEY_NAMES_BY_TABLE		/* like PGC_KEY_NAMES, or an object of them
+								 * keyed by table name */
 } PgcKeyType;
 
 typedef struct PgcKeySpec
@@ -48,10 +51,11 @@ typedef struct PgcKeySpec
 } PgcKeySpec;
 
 static const PgcKeySpec source_keys[] = {
-	{"table", PGC_KEY_STRING, true},
+	{"table", PGC_KEY_STRING, false},	/* this or "tables" */
+	{"tables", PGC_KEY_NAMES, false},
 	{"url", PGC_KEY_STRING, true},
-	{"columns", PGC_KEY_NAMES, false},
-	{"key", PGC_KEY_NAMES, false},
+	{"columns", PGC_KEY_NAMES_BY_TABLE, false},
+	{"key", PGC_KEY_NAMES_BY_TABLE, false},
 	{"snapshot", PGC_KEY_BOOL, false},
 	{"cdc", PGC_KEY_BOOL, false},
 	{"publication_name", PGC_KEY_STRING, false},
@@ -80,7 +84,8 @@ typedef struct PgcConfigValues
 } PgcConfigValues;
 
 static void config_check_names(PgcConfigValues *cv, const char *key,
-							   const char *s, char sep, const char *what);
+							   const char *s, char sep, bool star,
+							   const char *what);
 
 PG_FUNCTION_INFO_V1(pgconduit_validate_config);
 PG_FUNCTION_INFO_V1(pgconduit_mask_url);
@@ -377,21 +382,19 @@ config_check_name_bytes(PgcConfigValues *cv, const char *key, const char *s,
  * fold to lower case, double quotes keep case and commas).
  */
 static List *
-config_names(PgcConfigValues *cv, const char *key)
+config_names_value(PgcConfigValues *cv, const char *key, JsonbValue *v)
 {
-	JsonbValue *v = config_get(cv, key);
 	List	   *result = NIL;
 	ListCell   *lc;
 
-	if (v == NULL)
-		return NIL;
 	if (v->type == jbvString)
 	{
 		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
 		List	   *names;
 
 		config_check_name_bytes(cv, key, s, ',');
-		config_check_names(cv, key, s, ',', "a comma-separated list of column names");
+		config_check_names(cv, key, s, ',', false,
+						   "a comma-separated list of column names");
 		if (!SplitIdentifierString(s, ',', &names))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -468,11 +471,12 @@ config_url(PgcConfigValues *cv, const char *key)
  * Check that s is a list of SQL names separated by sep ('.' or ','), each
  * a double-quoted identifier ("" for a quote) or a plain one (a letter,
  * underscore or non-ASCII byte, then those, digits and dollar signs),
- * white space allowed around them, as the SQL parser reads them.
+ * white space allowed around them, as the SQL parser reads them.  With
+ * star, a plain one may also hold '*' anywhere (a pattern).
  */
 static void
 config_check_names(PgcConfigValues *cv, const char *key, const char *s,
-				   char sep, const char *what)
+				   char sep, bool star, const char *what)
 {
 	const char *p = s;
 
@@ -508,11 +512,11 @@ config_check_names(PgcConfigValues *cv, const char *key, const char *s,
 			p++;
 		}
 		else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-				 *p == '_' || IS_HIGHBIT_SET(*p))
+				 *p == '_' || IS_HIGHBIT_SET(*p) || (star && *p == '*'))
 		{
 			while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 				   (*p >= '0' && *p <= '9') || *p == '_' || *p == '$' ||
-				   IS_HIGHBIT_SET(*p))
+				   IS_HIGHBIT_SET(*p) || (star && *p == '*'))
 				p++;
 		}
 		else
@@ -547,7 +551,7 @@ config_table(PgcConfigValues *cv, const char *key)
 	if (table == NULL)
 		return NULL;
 	config_check_name_bytes(cv, key, table, '.');
-	config_check_names(cv, key, table, '.',
+	config_check_names(cv, key, table, '.', false,
 					   "a table name, optionally qualified by a schema name,");
 	if (!SplitIdentifierString(pstrdup(table), '.', &names))
 		ereport(ERROR,
@@ -562,6 +566,263 @@ config_table(PgcConfigValues *cv, const char *key)
 						cv->kind, key, table),
 				 errdetail("A table name may be qualified by a schema name only.")));
 	return table;
+}
+
+/*
+ * Check one parsed item of "tables" (or an object key of "columns" and
+ * "key"): SQL syntax, '*' only where pattern_ok, parts no longer than a
+ * name.  Messages show the item as written (pat->text).
+ */
+static void
+config_check_table_item(PgcConfigValues *cv, const char *key,
+						PgcTablePattern *pat, bool pattern_ok)
+{
+	const char *parts[2] = {pat->schema, pat->table};
+	bool		globs[2] = {pat->schema_glob, pat->table_glob};
+
+	config_check_names(cv, key, pat->text, '.', pattern_ok,
+					   pattern_ok ?
+					   "a table name or pattern, optionally qualified by a schema name or pattern,"
+					   : "a table name, optionally qualified by a schema name,");
+	for (int i = 0; i < 2; i++)
+	{
+		int			len = 0;
+
+		if (parts[i] == NULL)
+			continue;
+		for (const char *c = parts[i]; *c; c++)
+			if (!(globs[i] && *c == '*'))
+				len++;
+		if (len >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+							cv->kind, key, pat->text),
+					 globs[i] ?
+					 errdetail("The pattern %s matches no name: it needs %d bytes, and names are at most %d bytes long.",
+							   parts[i], len, NAMEDATALEN - 1) :
+					 errdetail("The name %s is %d bytes long; names are at most %d bytes long.",
+							   parts[i], len, NAMEDATALEN - 1)));
+	}
+}
+
+/*
+ * Parse one item of "tables" given as a whole string (an element of an
+ * array): exactly one table name or pattern.
+ */
+static PgcTablePattern *
+config_table_item(PgcConfigValues *cv, const char *key, const char *s)
+{
+	const char *detail = NULL;
+	const char *p = s;
+	PgcTablePattern *pat = pgc_pattern_parse_item(&p, &detail);
+
+	if (pat != NULL && *p != '\0')
+		detail = "Each element of the array must be one table name or pattern.";
+	if (pat == NULL || *p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, s),
+				 errdetail_internal("%s", detail)));
+	return pat;
+}
+
+/*
+ * "tables": a comma-separated string or an array of strings, each item a
+ * table name or pattern in the syntax of the output plugin's "tables"
+ * option (pattern.h).  Returns the items as written, in SQL syntax, so
+ * that they can be joined by commas into that option.
+ */
+static List *
+config_tables(PgcConfigValues *cv, const char *key)
+{
+	JsonbValue *v = config_get(cv, key);
+	List	   *patterns = NIL;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	if (v == NULL)
+		return NIL;
+	if (v->type == jbvString)
+	{
+		char	   *s = config_nonempty_string(cv, key);
+		const char *detail = NULL;
+
+		patterns = pgc_pattern_parse_list(s, &detail);
+		if (patterns == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+							cv->kind, key, s),
+					 errdetail_internal("%s", detail)));
+	}
+	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	elem;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			if (elem.type != jbvString || elem.val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for %s configuration key \"%s\"",
+								cv->kind, key),
+						 errdetail("Each element of the array must be a non-empty string.")));
+			patterns = lappend(patterns,
+							   config_table_item(cv, key,
+												 pnstrdup(elem.val.string.val,
+														  elem.val.string.len)));
+		}
+		if (patterns == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s configuration key \"%s\" must name at least one table",
+							cv->kind, key)));
+	}
+	else
+		config_type_error(cv->kind, key, v,
+						  "a comma-separated string or an array of strings");
+
+	foreach(lc, patterns)
+	{
+		PgcTablePattern *pat = lfirst(lc);
+
+		config_check_table_item(cv, key, pat, true);
+		for (ListCell *lc2 = list_head(patterns); lc2 != lc; lc2 = lnext(patterns, lc2))
+		{
+			PgcTablePattern *prev = lfirst(lc2);
+
+			if (pgc_pattern_equal(prev, pat))
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("\"%s\" appears twice in %s configuration key \"%s\"",
+								pat->text, cv->kind, key),
+						 strcmp(prev->text, pat->text) != 0 ?
+						 errdetail("\"%s\" and \"%s\" are the same once unquoted names are folded to lower case.",
+								   prev->text, pat->text) : 0));
+		}
+		result = lappend(result, pat->text);
+	}
+	return result;
+}
+
+/* errcontext of a value of "columns" or "key" given for one table */
+static void
+config_table_list_context(void *arg)
+{
+	const char **what = (const char **) arg;
+
+	errcontext("table \"%s\" of %s configuration key \"%s\"",
+			   what[2], what[0], what[1]);
+}
+
+/*
+ * "columns" or "key" as an object keyed by table name ("tables" only):
+ * each key one table name in SQL syntax, not a pattern, and each value a
+ * list of column names in the string or array form.  Returns PgcTableList
+ * items; *flat gets the list of the string or array form instead.
+ */
+static List *
+config_names_by_table(PgcConfigValues *cv, const char *key, bool one_table,
+					  List **flat)
+{
+	JsonbValue *v = config_get(cv, key);
+	JsonbIterator *it;
+	JsonbValue	k;
+	JsonbValue	val;
+	JsonbIteratorToken tok;
+	List	   *patterns = NIL;
+	List	   *result = NIL;
+
+	*flat = NIL;
+	if (v == NULL)
+		return NIL;
+	if (!(v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data)))
+	{
+		*flat = config_names_value(cv, key, v);
+		return NIL;
+	}
+	if (one_table)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s configuration key \"%s\" may be an object only with \"tables\"",
+						cv->kind, key),
+				 errdetail("An object gives column lists by table, for a source of several \"tables\"."),
+				 errhint("Give \"%s\" as a comma-separated string or an array of column names.",
+						 key)));
+
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		PgcTableList *tl;
+		PgcTablePattern *pat;
+		const char *detail = NULL;
+		const char *p;
+		ErrorContextCallback errcb;
+		const char *what[3];
+
+		if (tok != WJB_KEY)
+			continue;
+		tl = palloc0(sizeof(PgcTableList));
+		tl->table = pnstrdup(k.val.string.val, k.val.string.len);
+		tok = JsonbIteratorNext(&it, &val, true);
+		Assert(tok == WJB_VALUE);
+
+		/* the key: one table, in SQL syntax */
+		p = tl->table;
+		pat = pgc_pattern_parse_item(&p, &detail);
+		if (pat != NULL && *p != '\0')
+			detail = "A key names one table, optionally qualified by a schema name.";
+		else if (pat != NULL && (pat->schema_glob || pat->table_glob))
+			detail = "A key names one table, not a pattern.";
+		else if (pat != NULL)
+			detail = NULL;
+		else if (*tl->table == '\0')
+			detail = "A key must not be empty.";
+		if (detail != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid table name \"%s\" in %s configuration key \"%s\"",
+							tl->table, cv->kind, key),
+					 errdetail_internal("%s", detail)));
+		config_check_table_item(cv, key, pat, false);
+		for (ListCell *lc = list_head(patterns); lc != NULL; lc = lnext(patterns, lc))
+		{
+			PgcTablePattern *prev = lfirst(lc);
+
+			if (pgc_pattern_equal(prev, pat))
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("table \"%s\" appears twice in %s configuration key \"%s\"",
+								pat->text, cv->kind, key),
+						 errdetail("\"%s\" and \"%s\" are the same once unquoted names are folded to lower case.",
+								   prev->text, pat->text)));
+		}
+		patterns = lappend(patterns, pat);
+
+		/* the value: its column names, errors saying for which table */
+		what[0] = cv->kind;
+		what[1] = key;
+		what[2] = tl->table;
+		errcb.callback = config_table_list_context;
+		errcb.arg = (void *) what;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		tl->names = config_names_value(cv, key, &val);
+		error_context_stack = errcb.previous;
+		result = lappend(result, tl);
+	}
+	if (result == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s configuration key \"%s\" must name at least one table",
+						cv->kind, key)));
+	return result;
 }
 
 /* A replication slot name: what ReplicationSlotValidateName accepts */
@@ -673,12 +934,25 @@ pgc_source_config_parse(const char *name, Jsonb *config)
 
 	config_collect("source", config, &cv);
 	sc->table = config_table(&cv, "table");
+	sc->tables = config_tables(&cv, "tables");
+	if (sc->table != NULL && sc->tables != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source configuration sets both \"table\" and \"tables\""),
+				 errdetail("A source reads either the one table of \"table\" or the tables and patterns of \"tables\"."),
+				 errhint("Remove one of the two keys.")));
+	if (sc->table == NULL && sc->tables == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source configuration key \"table\" or \"tables\" is required")));
 	sc->url = config_url(&cv, "url");
 	sc->replication_url = config_url(&cv, "replication_url");
 	if (sc->replication_url == NULL)
 		sc->replication_url = sc->url;
-	sc->columns = config_names(&cv, "columns");
-	sc->key = config_names(&cv, "key");
+	sc->columns_by_table = config_names_by_table(&cv, "columns",
+												 sc->table != NULL, &sc->columns);
+	sc->key_by_table = config_names_by_table(&cv, "key",
+											 sc->table != NULL, &sc->key);
 	sc->snapshot = config_bool(&cv, "snapshot", true);
 	sc->cdc = config_bool(&cv, "cdc", true);
 	sc->slot_name = config_slot_name(&cv, "slot_name");

@@ -12,14 +12,29 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
+/* A per-table value of "columns" or "key" given as an object */
+typedef struct PgcTableList
+{
+	char	   *table;			/* the object's key, as the user wrote it (SQL
+								 * syntax, schema optional) */
+	List	   *names;			/* column names (char *) */
+} PgcTableList;
+
 typedef struct PgcSourceConfig
 {
-	char	   *table;			/* qualified name as the user wrote it */
+	char	   *table;			/* one-table form ("table"), as the user wrote
+								 * it, or NULL */
+	List	   *tables;			/* "tables": items (char *) in SQL syntax, each
+								 * a name or a pattern with '*' ("public.*",
+								 * "sales.order_*", "*"); NIL with "table" */
 	char	   *url;
 	char	   *replication_url;	/* url when not given */
-	List	   *columns;		/* column names (char *); NIL means all */
-	List	   *key;			/* column names (char *); NIL means the
-								 * primary key */
+	List	   *columns;		/* column names (char *) given as a string or
+								 * array, for every table; NIL means all */
+	List	   *key;			/* likewise; NIL means the primary key */
+	List	   *columns_by_table;	/* PgcTableList *, from an object ("tables"
+									 * only); NIL otherwise */
+	List	   *key_by_table;	/* likewise */
 	bool		snapshot;
 	bool		cdc;
 	char	   *publication_name;

@@ -507,6 +507,15 @@ pgc_run(PgcWorker *w)
 	char		position[PGC_POSITION_LEN + 1];
 
 	pgc_status_phase(w, PGC_STATE_STARTING, PGC_PHASE_CONNECT);
+	/* the worker reads one table; a source of "tables" is refused, loudly */
+	if (src->table == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("pipeline \"%s\" cannot run a source configured with \"tables\"",
+						w->name),
+				 errdetail("This version of the pipeline worker reads sources of one \"table\" only."),
+				 errhint("Give the source one \"table\" with pgconduit.alter_connector(), then run pgconduit.start_pipeline('%s').",
+						 w->name)));
 	/* the owner may have lost the right to run pipelines since */
 	StartTransactionCommand();
 	pgc_check_admin();
