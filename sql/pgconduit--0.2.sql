@@ -640,6 +640,58 @@ CREATE POLICY dead_letter_writer ON pgconduit.dead_letter TO pgconduit_admin
 				THEN pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE') END)
 	WITH CHECK (pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE'));
 
+-- Destination side: each table of a pipeline of many tables ("tables"),
+-- by its OID on the source: its state, and the cut of its snapshot (its
+-- changes committed before it are in the snapshot).  A table's snapshot
+-- rows and its row here are committed in one transaction, so a crash
+-- redoes only the tables not committed yet.
+CREATE TABLE pgconduit.progress_table (
+	pipeline_id	text NOT NULL,
+	source_relid oid NOT NULL,
+	-- its name when the pipeline first saw it, the table its records go to
+	source_table text NOT NULL,
+	state		text NOT NULL
+		CHECK (state IN ('snapshot', 'streaming', 'done', 'skipped', 'dropped')),
+	cut			pg_lsn,
+	snapshot_rows bigint NOT NULL DEFAULT 0,
+	-- created (or matched) after the pipeline started
+	late		boolean NOT NULL DEFAULT false,
+	updated_at	timestamptz NOT NULL DEFAULT now(),
+	writer		regrole NOT NULL DEFAULT CURRENT_USER::regrole,
+	PRIMARY KEY (pipeline_id, source_relid)
+);
+COMMENT ON TABLE pgconduit.progress_table IS 'state and snapshot cut of each source table of each pgconduit pipeline writing here';
+SELECT pg_catalog.pg_extension_config_dump('pgconduit.progress_table', '');
+REVOKE ALL ON pgconduit.progress_table FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgconduit.progress_table TO pgconduit_admin;
+ALTER TABLE pgconduit.progress_table ENABLE ROW LEVEL SECURITY;
+CREATE POLICY progress_table_writer ON pgconduit.progress_table TO pgconduit_admin
+	USING (CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+							  WHERE r.oid OPERATOR(pg_catalog.=) writer::pg_catalog.oid)
+				THEN pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE') END)
+	WITH CHECK (pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE'));
+
+-- Record a source table's state and cut (destination side); the name it
+-- was first recorded under stays.
+CREATE FUNCTION pgconduit._set_progress_table(p_id text, p_relid oid, p_table text,
+											  p_state text, p_cut pg_lsn,
+											  p_rows bigint, p_late boolean)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO pgconduit.progress_table AS g
+		(pipeline_id, source_relid, source_table, state, cut, snapshot_rows, late, updated_at)
+	VALUES (p_id, p_relid, p_table, p_state, p_cut, p_rows, p_late, now())
+	ON CONFLICT (pipeline_id, source_relid) DO UPDATE
+		SET state = excluded.state, cut = excluded.cut,
+			snapshot_rows = excluded.snapshot_rows, updated_at = excluded.updated_at;
+END;
+REVOKE ALL ON FUNCTION pgconduit._set_progress_table(text, oid, text, text, pg_lsn, bigint, boolean)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._set_progress_table(text, oid, text, text, pg_lsn, bigint, boolean)
+	TO pgconduit_admin;
+
 -- Record a pipeline's phase and position (destination side).
 CREATE FUNCTION pgconduit._set_progress(p_id text, p_pipeline text,
 										p_phase text, p_position text)

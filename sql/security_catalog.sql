@@ -166,6 +166,23 @@ SELECT pipeline_id, position, writer FROM pgconduit.progress;
 SELECT pipeline, record, writer FROM pgconduit.dead_letter;
 DELETE FROM pgconduit.progress;
 DELETE FROM pgconduit.dead_letter;
+-- the same with the tables' progress of a pipeline of many tables: another
+-- admin can neither read nor move a table's state or cut
+SET ROLE sec_admin1;
+SELECT pgconduit._set_progress_table('p1', 16384, 's.a', 'streaming', '0/10', 5, false);
+SELECT source_table, state, cut, writer FROM pgconduit.progress_table;
+SET ROLE sec_admin2;
+SELECT source_table, cut FROM pgconduit.progress_table;
+UPDATE pgconduit.progress_table SET cut = 'FF/0';
+DELETE FROM pgconduit.progress_table;
+SELECT pgconduit._set_progress_table('p1', 16384, 's.a', 'snapshot', 'FF/0', 0, false);
+INSERT INTO pgconduit.progress_table (pipeline_id, source_relid, source_table, state, writer)
+	VALUES ('p1', 16385, 's.b', 'streaming', 'sec_admin1');
+SET ROLE sec_plain;
+SELECT count(*) FROM pgconduit.progress_table;
+RESET ROLE;
+SELECT pipeline_id, source_relid, source_table, state, cut, writer FROM pgconduit.progress_table;
+DELETE FROM pgconduit.progress_table;
 
 -- a connector whose owner role was dropped: the views still work, its
 -- connection string stays hidden from admins, and a superuser may drop it

@@ -301,8 +301,8 @@ pgconduit_drop_source_objects(PG_FUNCTION_ARGS)
 
 /*
  * SQL: pgconduit._drop_destination_progress(pipeline): delete the
- * pipeline's row of pgconduit.progress in its destination database, which
- * nothing else would ever read again.  A destination that cannot be
+ * pipeline's rows of pgconduit.progress and pgconduit.progress_table in
+ * its destination database, which nothing else would ever read again.  A destination that cannot be
  * reached, or refuses, only gives a NOTICE with the statement to run
  * there later: it must not keep the pipeline from being dropped, and a
  * pipeline that never ran has no row there.
@@ -364,8 +364,8 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pipeline \"%s\" does not exist", name)));
 
-	by_hand = psprintf("DELETE FROM pgconduit.progress WHERE pipeline_id = %s",
-					   quote_literal_cstr(id));
+	by_hand = psprintf("DELETE FROM pgconduit.progress_table WHERE pipeline_id = %s; DELETE FROM pgconduit.progress WHERE pipeline_id = %s",
+					   quote_literal_cstr(id), quote_literal_cstr(id));
 	conn = pgc_pq_try_connect(dst->url, false, "pgconduit drop_pipeline",
 							  "destination", !superuser_arg(owner), &err, NULL);
 	if (conn == NULL)
@@ -386,6 +386,8 @@ pgconduit_drop_destination_progress(PG_FUNCTION_ARGS)
 
 		/* waits on the latch, so the drop can be cancelled meanwhile */
 		pgc_pq_send(conn, "destination",
+					"WITH t AS (DELETE FROM pgconduit.progress_table"
+					"            WHERE pipeline_id OPERATOR(pg_catalog.=) $1)"
 					"DELETE FROM pgconduit.progress"
 					" WHERE pipeline_id OPERATOR(pg_catalog.=) $1",
 					1, params);
