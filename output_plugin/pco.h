@@ -105,6 +105,16 @@ typedef struct PcoColumn
 #define PCO_ACT_TRUNCATE	0x08
 #define PCO_ACT_ALL			0x0F
 
+/*
+ * An item of the "columns" or "key" option: a column name, for every table
+ * or, qualified by a table's OID (<oid>.<name>), for that table only
+ */
+typedef struct PcoColumnName
+{
+	Oid			relid;			/* InvalidOid: every table */
+	char	   *name;
+} PcoColumnName;
+
 /* Options of one decoding session */
 typedef struct PcoOptions
 {
@@ -119,8 +129,10 @@ typedef struct PcoOptions
 	bool		include_transaction;
 	bool		messages;
 	List	   *message_prefixes;	/* char *, NIL = every prefix */
-	List	   *columns;		/* char *: "columns", NIL = every column */
-	List	   *key_columns;	/* char *: "key", NIL = from the indexes */
+	List	   *columns;		/* PcoColumnName *: "columns", NIL = every
+								 * column */
+	List	   *key_columns;	/* PcoColumnName *: "key", NIL = from the
+								 * indexes */
 	bool		metadata_table_only;	/* metadata = table */
 	bool		skip_origin;	/* origin = none */
 	bool		include_origin;

@@ -267,6 +267,29 @@ pco_meta_table(Relation relation, Oid relid, int *len, int *table_only_len,
 	return buf.data;
 }
 
+/*
+ * The names (char *) of a "columns" or "key" option that apply to a table:
+ * those qualified by its OID if any are, else the unqualified ones.
+ */
+static List *
+pco_columns_of(List *items, Oid relid)
+{
+	List	   *own = NIL;
+	List	   *any = NIL;
+	ListCell   *lc;
+
+	foreach(lc, items)
+	{
+		PcoColumnName *item = lfirst(lc);
+
+		if (item->relid == relid)
+			own = lappend(own, item->name);
+		else if (!OidIsValid(item->relid))
+			any = lappend(any, item->name);
+	}
+	return own != NIL ? own : any;
+}
+
 /* The attribute numbers of an index's key columns, in index order */
 static List *
 pco_index_columns(Oid indexoid)
@@ -297,6 +320,8 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	Oid			keyindex = InvalidOid;
 	List	   *keycols = NIL;
 	List	   *ancestors = NIL;
+	List	   *key_names;
+	List	   *payload_names;
 	MemoryContext old;
 	ListCell   *lc;
 
@@ -392,10 +417,12 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 	 * WAL holds; the key is the reported relation's.
 	 */
 	rel->replident = relation->rd_rel->relreplident;
-	if (pco_options->key_columns != NIL)
+	key_names = pco_columns_of(pco_options->key_columns, rel->report_relid);
+	payload_names = pco_columns_of(pco_options->columns, rel->report_relid);
+	if (key_names != NIL)
 	{
 		/* the consumer names the key (a source's "key") */
-		foreach(lc, pco_options->key_columns)
+		foreach(lc, key_names)
 		{
 			AttrNumber	attnum = get_attnum(RelationGetRelid(report),
 											lfirst(lc));
@@ -429,8 +456,8 @@ pco_relation_build(PcoRelEntry *entry, Relation relation)
 		col = &rel->columns[rel->ncolumns++];
 		col->attnum = att->attnum;
 		col->is_varlena = (att->attlen == -1);
-		col->in_payload = (pco_options->columns == NIL);
-		foreach(lc, pco_options->columns)
+		col->in_payload = (payload_names == NIL);
+		foreach(lc, payload_names)
 		{
 			if (strcmp(lfirst(lc), NameStr(att->attname)) == 0)
 				col->in_payload = true;

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "parser/scansup.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "replication/output_plugin.h"
@@ -166,6 +167,101 @@ pco_name_list(DefElem *elem)
 						elem->defname, strVal(elem->arg)),
 				 errdetail("The value must be a comma-separated list of names.")));
 	return names;
+}
+
+/*
+ * Split the "columns" or "key" option: comma-separated column names in
+ * identifier syntax (as SplitIdentifierString reads them), each optionally
+ * led by a table's OID and a dot, unquoted (16384.id, 16384."Name"), which
+ * makes it apply to that table only.  A many-table consumer gives each
+ * table its own columns and key this way.
+ */
+static List *
+pco_column_list(DefElem *elem)
+{
+	const char *value = pco_string_option(elem);
+	const char *p = value;
+	List	   *items = NIL;
+
+	for (;;)
+	{
+		PcoColumnName *item = palloc0(sizeof(PcoColumnName));
+		const char *digits;
+		StringInfoData name;
+
+		while (scanner_isspace(*p))
+			p++;
+		digits = p;
+		while (isdigit((unsigned char) *p))
+			p++;
+		if (p > digits && *p == '.')
+		{
+			char	   *oid = pnstrdup(digits, p - digits);
+			char	   *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(oid, &end, 10);
+			if (errno != 0 || v == InvalidOid || v > PG_UINT32_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								elem->defname, value),
+						 errdetail("\"%s\" is not a table OID.", oid)));
+			item->relid = (Oid) v;
+			p++;
+		}
+		else
+			p = digits;
+
+		initStringInfo(&name);
+		if (*p == '"')
+		{
+			for (p++; *p != '"' || p[1] == '"'; p++)
+			{
+				if (*p == '\0')
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									elem->defname, value),
+							 errdetail("A quoted identifier is not closed.")));
+				if (*p == '"')
+					p++;
+				appendStringInfoChar(&name, *p);
+			}
+			p++;
+			truncate_identifier(name.data, name.len, false);
+			item->name = name.data;
+		}
+		else
+		{
+			const char *start = p;
+
+			while (*p != '\0' && *p != ',' && !scanner_isspace(*p))
+				p++;
+			item->name = downcase_truncate_identifier(start, p - start, false);
+		}
+		if (item->name[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"",
+							elem->defname, value),
+					 errdetail("The value must be a comma-separated list of names, each optionally qualified by a table OID.")));
+		items = lappend(items, item);
+
+		while (scanner_isspace(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != ',')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"",
+							elem->defname, value),
+					 errdetail("The value must be a comma-separated list of names, each optionally qualified by a table OID.")));
+		p++;
+	}
+	return items;
 }
 
 /*
@@ -346,9 +442,9 @@ pco_parse_options(List *options, PcoOptions *opts)
 						 errhint("Valid values are \"full\" and \"table\".")));
 		}
 		else if (strcmp(elem->defname, "columns") == 0)
-			opts->columns = pco_name_list(elem);
+			opts->columns = pco_column_list(elem);
 		else if (strcmp(elem->defname, "key") == 0)
-			opts->key_columns = pco_name_list(elem);
+			opts->key_columns = pco_column_list(elem);
 		else if (strcmp(elem->defname, "include_origin") == 0)
 			opts->include_origin = pco_bool_option(elem);
 		else if (strcmp(elem->defname, "via_partition_root") == 0)
