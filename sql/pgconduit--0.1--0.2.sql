@@ -651,6 +651,14 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'pgconduit_copy_target'
 LANGUAGE C STRICT VOLATILE;
 
+-- Internal to pipelines: the table a record goes to under a destination's
+-- "table" (a fixed name, a template with {schema} and {table}, or NULL),
+-- to report the table of a record the destination rejected.
+CREATE FUNCTION pgconduit._target_table(p_table text, p_record jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pgconduit_target_table'
+LANGUAGE C STABLE;
+
 
 -- ==== pipelines (issue 5): status, wait_for_pipeline, dead_letter go below ====
 
@@ -840,9 +848,7 @@ BEGIN
 					v_last := r OPERATOR(pg_catalog.->>) 'position';
 				ELSE
 					failed_position := r OPERATOR(pg_catalog.->>) 'position';
-					failed_table := coalesce(p_table,
-						r OPERATOR(pg_catalog.->) 'metadata' OPERATOR(pg_catalog.->>) 'table',
-						r OPERATOR(pg_catalog.->) 'metadata' OPERATOR(pg_catalog.->>) 'opencdc.collection');
+					failed_table := pgconduit._target_table(p_table, r);
 					EXIT;
 				END IF;
 			END;
@@ -869,10 +875,12 @@ GRANT EXECUTE ON FUNCTION pgconduit._write(jsonb, text) TO pgconduit_admin;
 REVOKE ALL ON FUNCTION pgconduit._set_progress(text, text, text, text),
 	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
 	pgconduit._copy_target(text, text[], text[], text[]),
+	pgconduit._target_table(text, jsonb),
 	pgconduit._jsonb_from_bytes(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pgconduit._set_progress(text, text, text, text),
 	pgconduit._apply_batch(text, text, jsonb, text, text, text, text),
 	pgconduit._copy_target(text, text[], text[], text[]),
+	pgconduit._target_table(text, jsonb),
 	pgconduit._jsonb_from_bytes(bytea) TO pgconduit_admin;
 
 -- The shared-memory status of this database's pipelines.

@@ -31,6 +31,7 @@
 #include "pattern.h"
 #include "pgconduit.h"
 #include "pq.h"
+#include "template.h"
 
 /* The type of value a configuration key takes */
 typedef enum PgcKeyType
@@ -825,6 +826,27 @@ config_names_by_table(PgcConfigValues *cv, const char *key, bool one_table,
 	return result;
 }
 
+/*
+ * A destination's table: a plain table name as config_table() takes it,
+ * or, when it has braces, a template with {schema} and {table} (see
+ * template.h), checked here so that it is known good when stored.
+ */
+static char *
+config_destination_table(PgcConfigValues *cv, const char *key)
+{
+	char	   *table;
+	JsonbValue *v = config_get(cv, key);
+
+	if (v == NULL || v->type != jbvString)
+		return config_table(cv, key);
+	table = pnstrdup(v->val.string.val, v->val.string.len);
+	if (!pgc_template_syntax(table))
+		return config_table(cv, key);
+	(void) pgc_template_parse(table, psprintf("%s configuration key \"%s\"",
+											  cv->kind, key));
+	return table;
+}
+
 /* A replication slot name: what ReplicationSlotValidateName accepts */
 static char *
 config_slot_name(PgcConfigValues *cv, const char *key)
@@ -988,7 +1010,7 @@ pgc_destination_config_parse(const char *name, Jsonb *config)
 
 	config_collect("destination", config, &cv);
 	dc->url = config_url(&cv, "url");
-	dc->table = config_table(&cv, "table");
+	dc->table = config_destination_table(&cv, "table");
 	dc->batch_size = config_int(&cv, "batch_size", PGC_DEFAULT_BATCH_SIZE, 1000000);
 	on_error = config_nonempty_string(&cv, "on_error");
 	if (on_error == NULL || strcmp(on_error, "halt") == 0)

@@ -52,7 +52,8 @@ typedef enum PgcOnError
 typedef struct PgcDestinationConfig
 {
 	char	   *url;
-	char	   *table;			/* NULL means each record's metadata.table */
+	char	   *table;			/* NULL means each record's metadata.table;
+								 * with braces, a template (template.h) */
 	int			batch_size;
 	PgcOnError	on_error;
 } PgcDestinationConfig;

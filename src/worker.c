@@ -41,6 +41,7 @@
 #include "pgconduit.h"
 #include "pipeline.h"
 #include "pq.h"
+#include "template.h"
 #include "worker.h"
 
 PGDLLEXPORT void pgconduit_worker_main(Datum main_arg);
@@ -424,6 +425,42 @@ pgc_read_progress(PgcWorker *w)
 	PQclear(res);
 }
 
+/*
+ * Settle the destination's "table": a template is filled in with the
+ * source table's name when the pipeline started (renames followed, as for
+ * a plain name); a table named without its schema is pinned to the one
+ * the destination's role finds in its search path.
+ */
+static void
+pgc_destination_table(PgcWorker *w)
+{
+	const char *params[1];
+	PGresult   *res;
+
+	if (w->dst->table == NULL)
+		return;
+	params[0] = w->dst->table;
+	if (pgc_template_syntax(w->dst->table))
+	{
+		PgcTemplate *t = pgc_template_parse(w->dst->table,
+											"destination configuration key \"table\"");
+
+		params[0] = pgc_rangevar_sql(pgc_template_rangevar(t, w->target));
+		w->dst->table = pgc_template_escape(params[0]);
+	}
+	res = pgc_pq_exec_user_path(w->dest, "destination",
+								"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
+								"  FROM pg_catalog.pg_class c"
+								"  JOIN pg_catalog.pg_namespace n"
+								"    ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+								" WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
+								1, params);
+	/* braces of the name found are doubled: "table" is read as a template */
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		w->dst->table = pgc_template_escape(PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 /* Connect to the destination and check that pgconduit is installed there */
 static void
 pgc_connect_destination(PgcWorker *w)
@@ -447,22 +484,6 @@ pgc_connect_destination(PgcWorker *w)
 	pgc_check_catalog_version(pstrdup(PQgetvalue(res, 0, 0)),
 							  psprintf("the destination database \"%s\"", PQdb(w->dest)));
 	PQclear(res);
-	/* a table named without its schema: where the destination's role finds it */
-	if (w->dst->table != NULL)
-	{
-		const char *params[1] = {w->dst->table};
-
-		res = pgc_pq_exec_user_path(w->dest, "destination",
-									"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
-									"  FROM pg_catalog.pg_class c"
-									"  JOIN pg_catalog.pg_namespace n"
-									"    ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-									" WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
-									1, params);
-		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-			w->dst->table = pstrdup(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
 	/* planned once per connection, not once per batch */
 	pgc_pq_command(w->dest, "destination",
 				   "PREPARE pgconduit_apply (text, text, bytea, text, text, text, text) AS"
@@ -527,6 +548,7 @@ pgc_run(PgcWorker *w)
 	pgc_check_encodings(w);
 	pgc_read_progress(w);
 	pgc_source_prepare(w);
+	pgc_destination_table(w);
 	/* progress recorded before the source table was (pgconduit 0.1) */
 	if (w->phase[0] != '\0')
 		pgc_record_source_table(w);

@@ -5,8 +5,10 @@
  *
  * Each record names its table (metadata.table, parsed as regclass input
  * parses a name, or else metadata."opencdc.collection" taken as it is)
- * and its operation.  snapshot, create and update records with a key are
- * upserts (INSERT ... ON CONFLICT (key) DO UPDATE of the columns given),
+ * and its operation.  A table_override replaces that name: a fixed name,
+ * or a template whose {schema} and {table} are filled in from it (see
+ * template.c); each name is resolved once per call.  snapshot, create and
+ * update records with a key are upserts (INSERT ... ON CONFLICT (key) DO UPDATE of the columns given),
  * without a key plain INSERTs; delete records delete by key (DELETE ...
  * USING the keys); truncate truncates.  Key fields override payload fields of the same name, and
  * columns named in metadata."postgres.unchanged_toast" are left alone.
@@ -52,6 +54,7 @@
 #include "utils/regproc.h"
 #include "utils/tuplestore.h"
 
+#include "template.h"
 #include "write.h"
 #include "write_int.h"
 
@@ -105,7 +108,10 @@ typedef struct PgcwCall
 	int64		token;
 
 	Oid			override_relid; /* table_override resolved, or InvalidOid */
+	PgcTemplate *tmpl;			/* table_override, a template, or NULL */
+	const char *tmpl_text;
 	List	   *names;			/* NameEntry */
+	NameEntry  *last_name;		/* the one found last */
 
 	MemoryContext cxt;			/* the call */
 	MemoryContext rowcxt;		/* reset for each record */
@@ -132,6 +138,7 @@ PG_FUNCTION_INFO_V1(pgconduit_write);
 PG_FUNCTION_INFO_V1(pgconduit_write_override);
 PG_FUNCTION_INFO_V1(pgconduit_write_rows);
 PG_FUNCTION_INFO_V1(pgconduit_write_at);
+PG_FUNCTION_INFO_V1(pgconduit_target_table);
 
 static int64 write_all(PgcwCall *call, Jsonb *records, const char *table_override);
 
@@ -386,51 +393,115 @@ pgcw_table_callback(const RangeVar *rv, Oid relid, Oid oldrelid, void *arg)
 }
 
 /*
- * Resolve a table name once per call, locking the table as INSERT does
- * once the user is found to have a privilege to change it.  what says
- * where the name comes from.
+ * Find the table rv names, locking it as INSERT does once the user is
+ * found to have a privilege to change it; ERROR if there is none.  name
+ * and what say where the name comes from, for the error.
  */
 static Oid
-resolve_table(PgcwCall *call, const char *name, int len, bool exact,
-			  const char *what)
+lookup_table(RangeVar *rv, const char *name, const char *what)
 {
-	ListCell   *lc;
-	NameEntry  *e;
-	MemoryContext old;
-	RangeVar   *rv;
-	char	   *cname;
-	Oid			relid;
 	AclMode		mask = ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
+	Oid			relid;
 
-	foreach(lc, call->names)
-	{
-		e = lfirst(lc);
-		if (e->len == len && e->exact == exact && memcmp(e->name, name, len) == 0)
-			return e->relid;
-	}
-
-	old = MemoryContextSwitchTo(call->cxt);
-	cname = pnstrdup(name, len);
-	if (exact)
-		rv = makeRangeVar(NULL, cname, -1);
-	else
-		rv = makeRangeVarFromNameList(pgc_qualified_name_list(cname));
 	relid = RangeVarGetRelidExtended(rv, RowExclusiveLock, RVR_MISSING_OK,
 									 pgcw_table_callback, &mask);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"%s\" does not exist", cname),
-				 errdetail("The %s names a table that is not found in the search path.",
-						   what)));
-	e = palloc(sizeof(NameEntry));
+				 errmsg("relation \"%s\" does not exist", name),
+				 errdetail_internal("%s", what)));
+	return relid;
+}
+
+/*
+ * Resolve a record's table name once per call: through the template of
+ * table_override, if there is one, or as it is.  exact is for
+ * metadata."opencdc.collection", an exact table name.
+ */
+static Oid
+resolve_table(PgcwCall *call, const char *name, int len, bool exact)
+{
+	ListCell   *lc;
+	NameEntry  *e = call->last_name;
+	MemoryContext old;
+	RangeVar   *rv;
+	char	   *cname;
+	char	   *what;
+	const char *field = exact ? "metadata.\"opencdc.collection\"" : "metadata.table";
+
+	if (e != NULL && e->len == len && e->exact == exact &&
+		memcmp(e->name, name, len) == 0)
+		return e->relid;
+	foreach(lc, call->names)
+	{
+		e = lfirst(lc);
+		if (e->len == len && e->exact == exact && memcmp(e->name, name, len) == 0)
+		{
+			call->last_name = e;
+			return e->relid;
+		}
+	}
+
+	old = MemoryContextSwitchTo(call->cxt);
+	cname = pnstrdup(name, len);
+	if (call->tmpl != NULL)
+	{
+		rv = exact ? pgc_template_rangevar_exact(call->tmpl, cname) :
+			pgc_template_rangevar(call->tmpl, cname);
+		what = psprintf("The template \"%s\" makes this name of the record's %s \"%s\".",
+						call->tmpl_text, field, cname);
+		e = palloc(sizeof(NameEntry));
+		e->relid = lookup_table(rv, pgc_rangevar_sql(rv), what);
+	}
+	else
+	{
+		if (exact)
+			rv = makeRangeVar(NULL, cname, -1);
+		else
+			rv = makeRangeVarFromNameList(pgc_qualified_name_list(cname));
+		what = psprintf("The record's %s names a table that is not found in the search path.",
+						field);
+		e = palloc(sizeof(NameEntry));
+		e->relid = lookup_table(rv, cname, what);
+	}
 	e->name = cname;
 	e->len = len;
 	e->exact = exact;
-	e->relid = relid;
 	call->names = lappend(call->names, e);
+	call->last_name = e;
 	MemoryContextSwitchTo(old);
-	return relid;
+	return e->relid;
+}
+
+/*
+ * Resolve table_override: a fixed name, found now, or a template with
+ * placeholders, kept for resolve_table().
+ */
+static void
+resolve_override(PgcwCall *call, const char *override)
+{
+	PgcTemplate *t;
+	RangeVar   *rv;
+
+	if (!pgc_template_syntax(override))
+	{
+		rv = makeRangeVarFromNameList(pgc_qualified_name_list(pstrdup(override)));
+		call->override_relid =
+			lookup_table(rv, override,
+						 "The table_override names a table that is not found in the search path.");
+		return;
+	}
+	t = pgc_template_parse(override, "table_override");
+	if (pgc_template_has_placeholders(t))
+	{
+		call->tmpl = t;
+		call->tmpl_text = override;
+		return;
+	}
+	rv = pgc_template_rangevar(t, NULL);
+	call->override_relid =
+		lookup_table(rv, pgc_rangevar_sql(rv),
+					 "The table_override names a table that is not found in the search path.");
 }
 
 /* the parts of a record this module reads; absent parts are jbvNull */
@@ -555,9 +626,7 @@ record_table(PgcwCall *call, Record *r)
 				 errmsg("%s must be a JSON string",
 						exact ? "metadata.\"opencdc.collection\"" : "metadata.table"),
 				 errdetail("It is a JSON %s.", pgcw_json_type_name(v))));
-	return resolve_table(call, v->val.string.val, v->val.string.len, exact,
-						 exact ? "record's metadata.\"opencdc.collection\"" :
-						 "record's metadata.table");
+	return resolve_table(call, v->val.string.val, v->val.string.len, exact);
 }
 
 /* ERROR for a record field that names no column */
@@ -1232,9 +1301,7 @@ write_all(PgcwCall *call, Jsonb *records, const char *table_override)
 	error_context_stack = &errcb;
 
 	if (table_override != NULL)
-		call->override_relid = resolve_table(call, table_override,
-											 strlen(table_override), false,
-											 "table_override");
+		resolve_override(call, table_override);
 
 	if (JB_ROOT_IS_SCALAR(records))
 		ereport(ERROR,
@@ -1338,4 +1405,81 @@ pgconduit_write_at(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	call->seen++;
 	PG_RETURN_BOOL(call->seen <= call->gcount);
+}
+
+/*
+ * The destination table a record goes to under table_override (NULL, a
+ * fixed name or a template), as an SQL name; may raise an ERROR.
+ */
+static char *
+target_table(const char *override, Jsonb *record)
+{
+	Record		r;
+	PgcTemplate *t;
+	RangeVar   *rv;
+	char	   *name;
+
+	if (override != NULL && !pgc_template_syntax(override))
+		return pstrdup(override);
+	if (JB_ROOT_IS_SCALAR(record) || !JB_ROOT_IS_OBJECT(record))
+		return override ? pstrdup(override) : NULL;
+	parse_record(&record->root, &r);
+	if (r.table.type == jbvString)
+		name = pnstrdup(r.table.val.string.val, r.table.val.string.len);
+	else if (r.collection.type == jbvString)
+		name = pnstrdup(r.collection.val.string.val, r.collection.val.string.len);
+	else
+		return override ? pstrdup(override) : NULL;
+	if (override == NULL)
+		return name;
+	t = pgc_template_parse(override, "table_override");
+	if (r.table.type == jbvString)
+		rv = pgc_template_rangevar(t, name);
+	else
+		rv = pgc_template_rangevar_exact(t, name);
+	return pgc_rangevar_sql(rv);
+}
+
+/*
+ * SQL: pgconduit._target_table(table_override text, record jsonb) returns
+ * text.  The table a record goes to, for reports: a template filled in
+ * with the record's table name; NULL without a name.  A name the template
+ * cannot be filled in with is reported as the template itself: this runs
+ * where an error is being reported, so it raises none of its own.
+ */
+Datum
+pgconduit_target_table(PG_FUNCTION_ARGS)
+{
+	char	   *override = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *record = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile result = override;
+
+	if (record == NULL && override == NULL)
+		PG_RETURN_NULL();
+	if (record == NULL || (override != NULL && !pgc_template_syntax(override)))
+		PG_RETURN_TEXT_P(cstring_to_text(override));
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		result = target_table(override, record);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(result));
 }

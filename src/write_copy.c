@@ -36,6 +36,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "template.h"
 #include "write_int.h"
 
 PG_FUNCTION_INFO_V1(pgconduit_copy_target);
@@ -104,7 +105,7 @@ pgconduit_copy_target(PG_FUNCTION_ARGS)
 		ncols == 0 || nkeys == 0)
 		PG_RETURN_NULL();
 
-	rv = makeRangeVarFromNameList(pgc_qualified_name_list(name));
+	rv = pgc_destination_rangevar(name, "p_table");
 	relid = RangeVarGetRelidExtended(rv, RowExclusiveLock, RVR_MISSING_OK,
 									 pgcw_table_callback, &mask);
 	if (!OidIsValid(relid))
