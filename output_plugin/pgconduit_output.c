@@ -29,6 +29,7 @@
 #include "utils/varlena.h"
 
 #include "pco.h"
+#include "protocol.h"
 
 PG_MODULE_MAGIC;
 
@@ -47,7 +48,7 @@ typedef struct PcoState
 
 	/* the transaction being sent */
 	StringInfoData txn_meta;	/* ,"opencdc.readAt":…,"postgres.xid":…, … */
-	char		commit_lsn[16]; /* fixed-width hex, first half of position */
+	XLogRecPtr	commit_lsn;		/* the first half of positions */
 	uint64		index;			/* records of the transaction so far */
 	bool		begin_sent;
 
@@ -95,34 +96,21 @@ pco_put_lsn(StringInfo buf, XLogRecPtr lsn)
 	pco_put(buf, p, tmp + sizeof(tmp) - p);
 }
 
-/* Fixed-width upper-case hex of v into out (16 digits, not terminated) */
-static inline void
-pco_hex16(char *out, uint64 v)
-{
-	for (int i = 15; i >= 0; i--)
-	{
-		out[i] = pco_hexdigits[v & 0xF];
-		v >>= 4;
-	}
-}
-
 /*
- * Start a record: {"position":"<commit lsn>/<index>".  Both halves are
- * fixed-width hex, so positions sort as text in the order records are sent.
+ * Start a record: {"position":"<commit lsn>/<index>, the layout of
+ * protocol.h, which the operation's PGC_PROTO_OPERATION continues.
  */
 static void
-pco_put_position(StringInfo buf, const char *commit_lsn, uint64 index)
+pco_put_position(StringInfo buf, XLogRecPtr commit_lsn, uint64 index)
 {
 	char	   *p;
 
-	pco_reserve(buf, 13 + 16 + 1 + 16 + 1);
+	/* and the position's NUL, which the next append overwrites */
+	pco_reserve(buf, PGC_PROTO_PREFIX_LEN + PGC_POSITION_LEN + 1);
 	p = buf->data + buf->len;
-	memcpy(p, "{\"position\":\"", 13);
-	memcpy(p + 13, commit_lsn, 16);
-	p[29] = '/';
-	pco_hex16(p + 30, index);
-	p[46] = '"';
-	buf->len += 47;
+	memcpy(p, PGC_PROTO_PREFIX, PGC_PROTO_PREFIX_LEN);
+	pgc_proto_position(p + PGC_PROTO_PREFIX_LEN, commit_lsn, index);
+	buf->len += PGC_PROTO_PREFIX_LEN + PGC_POSITION_LEN;
 }
 
 /* Parse a boolean option; an option given without a value means true */
@@ -605,7 +593,7 @@ pco_begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	char		num[MAXINT8LEN + 1];
 
 	pco_datetime_setup();
-	pco_hex16(state->commit_lsn, txn->final_lsn);
+	state->commit_lsn = txn->final_lsn;
 	state->index = 0;
 	state->begin_sent = false;
 
@@ -648,9 +636,9 @@ pco_write_txn_record(LogicalDecodingContext *ctx, const char *operation,
 	pco_record_start(ctx);
 	out = ctx->out;
 	pco_put_position(out, state->commit_lsn, index);
-	PCO_PUT_LIT(out, ",\"operation\":\"");
+	PCO_PUT_LIT(out, PGC_PROTO_OPERATION);
 	pco_put(out, operation, strlen(operation));
-	PCO_PUT_LIT(out, "\",\"metadata\":{");
+	PCO_PUT_LIT(out, PGC_PROTO_METADATA);
 	/* skip the leading comma of the transaction's metadata */
 	pco_put(out, state->txn_meta.data + 1, state->txn_meta.len - 1);
 	PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
@@ -670,7 +658,7 @@ pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 		return;
 	state->begin_sent = true;
 	if (state->options.include_transaction)
-		pco_write_txn_record(ctx, "begin", 0, txn->first_lsn);
+		pco_write_txn_record(ctx, PGC_OP_BEGIN, 0, txn->first_lsn);
 }
 
 /* Commit: the commit record, if a begin was sent */
@@ -682,7 +670,7 @@ pco_commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	pco_progress(ctx, !state->begin_sent);
 	if (state->begin_sent && state->options.include_transaction)
-		pco_write_txn_record(ctx, "commit", PCO_COMMIT_INDEX, txn->end_lsn);
+		pco_write_txn_record(ctx, PGC_OP_COMMIT, PCO_COMMIT_INDEX, txn->end_lsn);
 	pco_record_flush(ctx);
 }
 
@@ -877,9 +865,9 @@ pco_put_row(StringInfo out, PcoState *state, PcoRelation *rel, Datum *values,
 }
 
 /* The first part of a record of each kind of change, up to the metadata */
-#define PCO_OP_CREATE	",\"operation\":\"create\",\"metadata\":{"
-#define PCO_OP_UPDATE	",\"operation\":\"update\",\"metadata\":{"
-#define PCO_OP_DELETE	",\"operation\":\"delete\",\"metadata\":{"
+#define PCO_OP_CREATE	PGC_PROTO_OPERATION PGC_OP_CREATE PGC_PROTO_METADATA
+#define PCO_OP_UPDATE	PGC_PROTO_OPERATION PGC_OP_UPDATE PGC_PROTO_METADATA
+#define PCO_OP_DELETE	PGC_PROTO_OPERATION PGC_OP_DELETE PGC_PROTO_METADATA
 
 /* Write one insert, update or delete as a record */
 static void
@@ -1119,7 +1107,7 @@ pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pco_record_start(ctx);
 		out = ctx->out;
 		pco_put_position(out, state->commit_lsn, ++state->index);
-		PCO_PUT_LIT(out, ",\"operation\":\"truncate\",\"metadata\":{");
+		PCO_PUT_LIT(out, PGC_PROTO_OPERATION PGC_OP_TRUNCATE PGC_PROTO_METADATA);
 		if (partial)
 		{
 			pco_put(out, rel->own_meta_table, rel->own_meta_table_len);
@@ -1198,7 +1186,6 @@ pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pco_put_position(out, state->commit_lsn, ++state->index);
 	else
 	{
-		char		lsn[16];
 		XLogRecPtr	start = ctx->reader->ReadRecPtr;
 
 		/*
@@ -1208,10 +1195,9 @@ pco_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		if (ctx->reader->EndRecPtr != message_lsn || start >= message_lsn)
 			elog(ERROR, "non-transactional message at %X/%X decoded outside its record",
 				 LSN_FORMAT_ARGS(message_lsn));
-		pco_hex16(lsn, start);
-		pco_put_position(out, lsn, 0);
+		pco_put_position(out, start, 0);
 	}
-	PCO_PUT_LIT(out, ",\"operation\":\"message\",\"metadata\":{\"postgres.prefix\":");
+	PCO_PUT_LIT(out, PGC_PROTO_OPERATION PGC_OP_MESSAGE PGC_PROTO_METADATA "\"postgres.prefix\":");
 	pco_json_escape(out, prefix, -1);
 	if (transactional)
 	{

@@ -54,13 +54,12 @@ typedef struct PgcCheckTarget
 static XLogRecPtr
 pgc_check_lsn(PGresult *res, int col)
 {
-	uint32		hi,
-				lo;
+	XLogRecPtr	lsn;
 
 	if (PQgetisnull(res, 0, col) ||
-		sscanf(PQgetvalue(res, 0, col), "%X/%X", &hi, &lo) != 2)
+		!pgc_proto_parse_lsn(PQgetvalue(res, 0, col), &lsn))
 		return InvalidXLogRecPtr;
-	return ((uint64) hi << 32) | lo;
+	return lsn;
 }
 
 /*

@@ -27,8 +27,8 @@
 #include "storage/spin.h"
 
 #include "config.h"
+#include "protocol.h"
 
-#define PGC_POSITION_LEN	33	/* 16 hex / 16 hex */
 #define PGC_ERROR_LEN		1024
 #define PGC_MAX_RESCAN		64
 

@@ -86,12 +86,11 @@ pgc_pipeline_source(const char *name, Oid *owner)
 static XLogRecPtr
 pgc_parse_lsn(const char *s)
 {
-	uint32		hi,
-				lo;
+	XLogRecPtr	lsn;
 
-	if (sscanf(s, "%X/%X", &hi, &lo) != 2)
+	if (!pgc_proto_parse_lsn(s, &lsn))
 		elog(ERROR, "could not parse LSN \"%s\"", s);
-	return ((uint64) hi << 32) | lo;
+	return lsn;
 }
 
 /*
