@@ -133,8 +133,6 @@ extern void pgc_launcher_register(void);
 extern void pgc_start_worker(PgcSlot *slot);
 
 /* worker.c */
-extern void pgc_slot_set_error(PgcSlot *slot, const char *msg,
-							   const char *position, const char *table);
 extern char *pgc_pipeline_id(const char *name, const char *created);
 
 #endif							/* PGC_PIPELINE_H */

@@ -1,8 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * worker.h
- *	  State of one pipeline worker, shared by worker.c (lifecycle and the
- *	  destination) and source.c (snapshot and change stream).
+ *	  State of one pipeline worker, shared by its modules: worker.c
+ *	  (lifecycle and the destination's progress), batch.c (batches of
+ *	  records for the destination), source.c (the source's tables, slot and
+ *	  publication), snapshot.c (the snapshot) and stream.c (the change
+ *	  stream).
  *
  *-------------------------------------------------------------------------
  */
@@ -14,6 +17,7 @@
 
 #include "config.h"
 #include "pipeline.h"
+#include "tables.h"
 
 typedef struct PgcWorker
 {
@@ -29,17 +33,9 @@ typedef struct PgcWorker
 	PGconn	   *dest;			/* connection to the destination */
 	PGconn	   *repl;			/* replication connection, during CDC */
 
-	/* the source table, as found on the source */
-	char	   *relid;			/* its OID, as text */
-	char		relkind;		/* 'r' (read without children) or 'p' */
-	char	   *qualified;		/* schema.table now, quoted where needed */
-	char	   *target;			/* where records go unless the destination
-								 * names a table: the source table's name
-								 * when the pipeline started */
-	TimestampTz table_checked;	/* when CDC last made sure it is there */
-	List	   *columns;		/* payload columns (char *) */
-	List	   *key;			/* key columns (char *) */
-	char	   *meta;			/* "table":… for snapshot records */
+	/* the source's tables (PgcTable *), as found on the source */
+	List	   *tables;
+	TimestampTz table_checked;	/* when CDC last made sure they are there */
 	bool		created_slot;	/* this run created the replication slot */
 
 	/* progress, as recorded on the destination */
@@ -82,14 +78,15 @@ pgc_batch_has_room(PgcWorker *w, int n)
 	return w->nbatch + n <= w->batch_limit && w->batch.len < w->batch_bytes;
 }
 
-/* worker.c */
+/* batch.c */
 extern void pgc_batch_reset(PgcWorker *w);
 extern void pgc_batch_add(PgcWorker *w, const char *record, int len,
 						  const char *position);
-extern void pgc_batch_apply(PgcWorker *w, const char *phase);
 extern void pgc_batch_seal(PgcWorker *w);
 extern void pgc_batch_send(PgcWorker *w, const char *phase);
 extern void pgc_batch_finish(PgcWorker *w);
+
+/* worker.c */
 extern void pgc_set_progress(PgcWorker *w, const char *phase,
 							 const char *position);
 extern void pgc_record_source_table(PgcWorker *w);
@@ -102,9 +99,16 @@ extern void pgc_measure_slot(PGconn *conn, const char *slot_name,
 
 /* source.c */
 extern void pgc_source_prepare(PgcWorker *w);
-extern void pgc_source_check_table(PgcWorker *w);
+extern void pgc_source_check_tables(PgcWorker *w);
 extern void pgc_source_ensure_slot(PgcWorker *w);
-extern XLogRecPtr pgc_source_snapshot(PgcWorker *w);
-extern void pgc_source_stream(PgcWorker *w);
+extern char *pgc_name_list(List *names);
+extern bool pgc_name_in(List *list, const char *name);
+extern char *pgc_array_literal(List *names);
+
+/* snapshot.c */
+extern XLogRecPtr pgc_snapshot_run(PgcWorker *w);
+
+/* stream.c */
+extern void pgc_stream_run(PgcWorker *w);
 
 #endif							/* PGC_WORKER_H */

@@ -1,0 +1,220 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *	  Batches of records for the destination: filled by the snapshot and
+ *	  the stream, sent as one call of pgconduit._apply_batch(), and
+ *	  finished when the destination answers.
+ *
+ * The worker parses each record as it arrives (jsonb_parse.c) and lays the
+ * batch out as jsonb's binary layout, which the destination checks
+ * (write_binary.c) instead of parsing JSON again.  One batch is filled
+ * while the one sent before is applied.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "pgconduit.h"
+#include "pq.h"
+#include "worker.h"
+
+/* Start a new, empty batch */
+void
+pgc_batch_reset(PgcWorker *w)
+{
+	resetStringInfo(&w->batch);
+	w->nbatch = 0;
+	w->is_sealed = false;
+	w->batch_last[0] = '\0';
+}
+
+/*
+ * Add one record (JSON text of len bytes) at position to the batch.  It is
+ * parsed here, by the worker, as it arrives, so that the destination -- the
+ * busier side -- need not parse it, and parsing overlaps the reading.
+ */
+void
+pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
+{
+	MemoryContext old;
+	Jsonb	   *jb;
+
+	if (w->parse_cxt == NULL)
+		w->parse_cxt = AllocSetContextCreate(TopMemoryContext, "pgconduit record",
+											 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(w->parse_cxt);
+	if (record[len] != '\0')
+		record = pnstrdup(record, len);
+	jb = pgc_jsonb_parse(record, len);
+	MemoryContextSwitchTo(old);
+	if (!JB_ROOT_IS_OBJECT(jb))
+		elog(ERROR, "record at position %s is not a JSON object", position);
+
+	/* a container starts at an int-aligned offset, padding before it */
+	while (w->batch.len % sizeof(uint32) != 0)
+		appendStringInfoChar(&w->batch, '\0');
+	appendBinaryStringInfo(&w->batch, VARDATA(jb), VARSIZE(jb) - VARHDRSZ);
+	MemoryContextReset(w->parse_cxt);
+	if (w->batch.len > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("batch of pipeline \"%s\" exceeds the maximum jsonb size", w->name),
+				 errhint("Lower the destination's \"batch_size\".")));
+
+	if (w->nbatch == w->batch_ends_size)
+	{
+		w->batch_ends_size = Max(64, w->batch_ends_size * 2);
+		w->batch_ends = w->batch_ends ?
+			repalloc(w->batch_ends, w->batch_ends_size * sizeof(uint32)) :
+			MemoryContextAlloc(TopMemoryContext, w->batch_ends_size * sizeof(uint32));
+	}
+	w->batch_ends[w->nbatch++] = w->batch.len;
+	memcpy(w->batch_last, position, PGC_POSITION_LEN);
+	w->batch_last[PGC_POSITION_LEN] = '\0';
+}
+
+/*
+ * Lay the batch's records out as the root container of a jsonb array:
+ * header, one entry per element, the elements.  Callers seal a batch
+ * before they wait for the one in flight.
+ */
+void
+pgc_batch_seal(PgcWorker *w)
+{
+	uint32		header = (uint32) w->nbatch | JB_FARRAY;
+
+	if (w->is_sealed)
+		return;
+	resetStringInfo(&w->sealed);
+	appendBinaryStringInfo(&w->sealed, (char *) &header, sizeof(header));
+	for (int i = 0; i < w->nbatch; i++)
+	{
+		JEntry		e = JENTRY_ISCONTAINER;
+
+		if (i % JB_OFFSET_STRIDE == 0)
+			e |= JENTRY_HAS_OFF | w->batch_ends[i];
+		else
+			e |= w->batch_ends[i] - w->batch_ends[i - 1];
+		appendBinaryStringInfo(&w->sealed, (char *) &e, sizeof(e));
+	}
+	appendBinaryStringInfo(&w->sealed, w->batch.data, w->batch.len);
+	w->is_sealed = true;
+}
+
+/*
+ * Send the batch to the destination, to be applied with the pipeline's
+ * progress in one call (and, outside an explicit transaction, one
+ * transaction); pgc_batch_finish() reads the outcome.  The jsonb goes in
+ * its binary layout, which pgconduit._jsonb_from_bytes() checks.  The
+ * batch may be refilled at once: libpq has copied its bytes.
+ */
+void
+pgc_batch_send(PgcWorker *w, const char *phase)
+{
+	const char *params[7];
+	int			lengths[7] = {0};
+	int			formats[7] = {0};
+
+	Assert(!w->batch_pending);
+	pgc_batch_seal(w);
+	params[0] = w->pipeline_id;
+	params[1] = w->name;
+	params[2] = w->sealed.data;
+	lengths[2] = w->sealed.len;
+	formats[2] = 1;
+	params[3] = w->dst->table ? w->dst->table : w->batch_table;
+	params[4] = w->dst->on_error == PGC_ON_ERROR_DEAD_LETTER ? "dead_letter" : "halt";
+	params[5] = phase;
+	params[6] = w->batch_last;
+	pgc_pq_send_prepared(w->dest, "destination", "pgconduit_apply",
+						 7, params, lengths, formats);
+	w->batch_pending = true;
+	w->pending_snapshot = (strcmp(phase, "snapshot") == 0);
+	strlcpy(w->pending_last, w->batch_last, sizeof(w->pending_last));
+	pgc_batch_reset(w);
+}
+
+/*
+ * Wait for the batch sent last.  A record the destination rejected raises
+ * an ERROR naming its position and table, after the records before it
+ * were applied, unless on_error is dead_letter, in which case it went to
+ * pgconduit.dead_letter.
+ */
+void
+pgc_batch_finish(PgcWorker *w)
+{
+	PGresult   *res = NULL;
+	PGresult   *next;
+	int64		applied;
+	int64		dead;
+
+	if (!w->batch_pending)
+		return;
+	w->batch_pending = false;
+	while ((next = pgc_pq_get_result(w->dest, "destination")) != NULL)
+	{
+		if (PQresultStatus(next) != PGRES_TUPLES_OK)
+		{
+			if (res)
+				PQclear(res);
+			pgc_pq_raise(w->dest, next, "destination");
+		}
+		if (res)
+			PQclear(res);
+		res = next;
+	}
+	if (res == NULL)
+		pgc_pq_raise(w->dest, NULL, "destination");
+	if (PQntuples(res) != 1 || PQnfields(res) < 8 ||
+		PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1))
+	{
+		PQclear(res);
+		elog(ERROR, "unexpected result of pgconduit._apply_batch() on the destination");
+	}
+	applied = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);
+	dead = strtoi64(PQgetvalue(res, 0, 1), NULL, 10);
+
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->records_written += applied;
+	w->slot->dead_letters += dead;
+	w->slot->errors += dead;
+	if (!PQgetisnull(res, 0, 2))
+	{
+		strlcpy(w->slot->error_position, PQgetvalue(res, 0, 2), PGC_POSITION_LEN + 1);
+		strlcpy(w->slot->error_table,
+				PQgetisnull(res, 0, 3) ? "" : PQgetvalue(res, 0, 3),
+				sizeof(w->slot->error_table));
+	}
+	else if (!w->pending_snapshot)
+	{
+		strlcpy(w->slot->applied_position, w->pending_last, PGC_POSITION_LEN + 1);
+		w->slot->failures = 0;
+	}
+	SpinLockRelease(&w->slot->mutex);
+
+	if (!PQgetisnull(res, 0, 2))
+	{
+		const char *state = PQgetisnull(res, 0, 4) ? "XX000" : PQgetvalue(res, 0, 4);
+		char	   *position = pstrdup(PQgetvalue(res, 0, 2));
+		char	   *table = pstrdup(PQgetisnull(res, 0, 3) ? "" : PQgetvalue(res, 0, 3));
+		char	   *msg = pstrdup(PQgetisnull(res, 0, 5) ? "" : PQgetvalue(res, 0, 5));
+		char	   *detail = PQgetisnull(res, 0, 6) ? NULL : pstrdup(PQgetvalue(res, 0, 6));
+		char	   *hint = PQgetisnull(res, 0, 7) ? NULL : pstrdup(PQgetvalue(res, 0, 7));
+		int			code = strlen(state) == 5 ?
+			MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]) :
+			ERRCODE_INTERNAL_ERROR;
+
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("destination rejected the record at position %s for table %s: %s",
+						position, table, msg),
+				 detail && detail[0] ? errdetail_internal("%s", detail) : 0,
+				 hint && hint[0] ? errhint("%s", hint) : 0));
+	}
+	PQclear(res);
+	strlcpy(w->position, w->pending_last, sizeof(w->position));
+}
