@@ -672,43 +672,64 @@ pgc_snapshot_by_records(PgcWorker *w, PgcTable *t, PGconn *reader)
 }
 
 /*
- * Take the snapshot and apply it in one destination transaction that ends
- * by recording the cut as the position.  Returns the cut LSN.
+ * Take the snapshot of table t into the destination transaction the caller
+ * has begun: lock it briefly, read its cut, and copy its rows, by COPY
+ * where the destination says that gives what the records would, else as
+ * records.  A COPY the destination rejects is undone to a savepoint and
+ * the table is taken again, in a new snapshot, record by record.  Sets and
+ * returns t->cut: the table's changes committed before it are in the rows.
  */
 XLogRecPtr
-pgc_snapshot_run(PgcWorker *w)
+pgc_snapshot_table(PgcWorker *w, PgcTable *t)
 {
-	PgcTable   *t = linitial(w->tables);
 	PGconn	   *reader;
 	XLogRecPtr	cut;
 	bool		try_copy = true;
-	char		cutpos[PGC_POSITION_LEN + 1];
 
-	pgstat_report_activity(STATE_RUNNING, "snapshot");
 	for (;;)
 	{
 		List	   *cols = pgc_snapshot_columns(t);
 		char	   *copy_in;
 
 		reader = pgc_snapshot_begin(w, t, &cut);
-		pgc_pq_command(w->dest, "destination", "BEGIN");
 		copy_in = try_copy ? pgc_snapshot_copy_target(w, t, reader, cols) : NULL;
 		if (copy_in == NULL)
 		{
 			pgc_snapshot_by_records(w, t, reader);
 			break;
 		}
+		pgc_pq_command(w->dest, "destination", "SAVEPOINT pgconduit_copy");
 		if (pgc_snapshot_by_copy(w, t, reader, cols, copy_in))
+		{
+			pgc_pq_command(w->dest, "destination", "RELEASE SAVEPOINT pgconduit_copy");
 			break;
+		}
 		/* start over, in a new snapshot, record by record */
 		pgc_pq_finish(&reader);
-		pgc_pq_command(w->dest, "destination", "ROLLBACK");
+		pgc_pq_command(w->dest, "destination", "ROLLBACK TO SAVEPOINT pgconduit_copy");
 		try_copy = false;
 	}
 	pgc_pq_command(reader, "source", "COMMIT");
 	pgc_pq_finish(&reader);
-
 	t->cut = cut;
+	return cut;
+}
+
+/*
+ * Take the snapshot of the source's table and apply it in one destination
+ * transaction that ends by recording the cut as the position.  Returns the
+ * cut LSN.
+ */
+XLogRecPtr
+pgc_snapshot_run(PgcWorker *w)
+{
+	PgcTable   *t = linitial(w->tables);
+	XLogRecPtr	cut;
+	char		cutpos[PGC_POSITION_LEN + 1];
+
+	pgstat_report_activity(STATE_RUNNING, "snapshot");
+	pgc_pq_command(w->dest, "destination", "BEGIN");
+	cut = pgc_snapshot_table(w, t);
 	pgc_proto_position(cutpos, cut, 0);
 	pgc_set_progress(w, w->src->cdc ? "cdc" : "done", cutpos);
 	pgc_pq_command(w->dest, "destination", "COMMIT");

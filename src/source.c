@@ -157,7 +157,7 @@ pgc_source_verify(PgcWorker *w, PGresult *res)
  * a word.  Checked at start and, since a partition can be attached or set
  * unlogged at any time, now and then during CDC.
  */
-static void
+void
 pgc_source_check_logged(PgcWorker *w, PgcTable *t)
 {
 	const char *params[1];
@@ -200,7 +200,7 @@ pgc_source_check_logged(PgcWorker *w, PgcTable *t)
  * that changes the key would not carry the old key.  Checked for the
  * table, or for a partitioned one, for each of its partitions.
  */
-static void
+void
 pgc_source_check_identity(PgcWorker *w, PgcTable *t)
 {
 	const char *params[2];
@@ -309,7 +309,7 @@ pgc_source_check_identity(PgcWorker *w, PgcTable *t)
  * collapse into one at the destination).  A primary key qualifies when it
  * is immediate.
  */
-static void
+void
 pgc_source_check_key(PgcWorker *w, PgcTable *t)
 {
 	const char *params[2];

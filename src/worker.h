@@ -100,12 +100,16 @@ extern void pgc_measure_slot(PGconn *conn, const char *slot_name,
 /* source.c */
 extern void pgc_source_prepare(PgcWorker *w);
 extern void pgc_source_check_tables(PgcWorker *w);
+extern void pgc_source_check_logged(PgcWorker *w, PgcTable *t);
+extern void pgc_source_check_identity(PgcWorker *w, PgcTable *t);
+extern void pgc_source_check_key(PgcWorker *w, PgcTable *t);
 extern void pgc_source_ensure_slot(PgcWorker *w);
 extern char *pgc_name_list(List *names);
 extern bool pgc_name_in(List *list, const char *name);
 extern char *pgc_array_literal(List *names);
 
 /* snapshot.c */
+extern XLogRecPtr pgc_snapshot_table(PgcWorker *w, PgcTable *t);
 extern XLogRecPtr pgc_snapshot_run(PgcWorker *w);
 
 /* stream.c */
