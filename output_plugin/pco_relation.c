@@ -40,6 +40,7 @@
 #include "utils/varlena.h"
 
 #include "pco.h"
+#include "protocol.h"
 
 /* A cache entry and the memory its contents live in */
 typedef struct PcoRelEntry
@@ -251,7 +252,7 @@ pco_meta_table(Relation relation, Oid relid, int *len, int *table_only_len,
 
 	initStringInfo(&buf);
 	if (pco_options->include_relid)
-		appendStringInfo(&buf, "\"postgres.relid\":\"%u\",", relid);
+		appendStringInfo(&buf, PGC_PROTO_RELID_MEMBER "%u\",", relid);
 	appendStringInfoString(&buf, "\"table\":");
 	if (value_start)
 		*value_start = buf.len;
