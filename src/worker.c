@@ -236,7 +236,8 @@ pgc_destination_table(PgcWorker *w)
 		PgcTemplate *t = pgc_template_parse(w->dst->table,
 											"destination configuration key \"table\"");
 
-		params[0] = pgc_rangevar_sql(pgc_template_rangevar(t, w->target));
+		params[0] = pgc_rangevar_sql(pgc_template_rangevar(t,
+														   ((PgcTable *) linitial(w->tables))->target));
 		w->dst->table = pgc_template_escape(params[0]);
 	}
 	res = pgc_pq_exec_user_path(w->dest, "destination",
