@@ -4,8 +4,8 @@
  *		Shared declarations of pgconduit_output, the logical decoding output
  *		plugin that writes one OpenCDC JSON record per change.
  *
- * pgconduit_output.c holds the plugin callbacks and its options,
- * pco_relation.c the per-relation cache (names, key columns, value
+ * pgconduit_output.c holds the plugin callbacks, pco_options.c reads its
+ * options, pco_relation.c the per-relation cache (names, key columns, value
  * encoders, table and publication filters), pco_json.c the encoding of
  * values exactly as to_jsonb() encodes them.
  *
@@ -177,6 +177,9 @@ typedef struct PcoRelation
 	int		   *key_index;		/* indexes into columns[] */
 	bool	   *column_is_key;	/* per columns[] index */
 } PcoRelation;
+
+/* pco_options.c */
+extern void pco_options_parse(List *options, PcoOptions *opts);
 
 /* pco_relation.c */
 extern void pco_relation_init(MemoryContext cxt, PcoOptions *options);
