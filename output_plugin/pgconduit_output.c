@@ -503,87 +503,75 @@ pco_put_row(StringInfo out, PcoState *state, PcoRelation *rel, Datum *values,
 #define PCO_OP_UPDATE	PGC_PROTO_OPERATION PGC_OP_UPDATE PGC_PROTO_METADATA
 #define PCO_OP_DELETE	PGC_PROTO_OPERATION PGC_OP_DELETE PGC_PROTO_METADATA
 
-/* Write one insert, update or delete as a record */
-static void
-pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
-		   Relation relation, ReorderBufferChange *change)
+/* The rows of one change and what writing them needs to know */
+typedef struct PcoRows
 {
-	PcoState   *state = ctx->output_plugin_private;
-	PcoRelation *rel;
-	TupleDesc	desc = RelationGetDescr(relation);
-	HeapTuple	newtup = NULL;
-	HeapTuple	oldtup = NULL;
-	int			action;
-	int			nunchanged = 0;
-	int			nastext = 0;
-	bool		key_from_new = false;
-	int			key_start = 0;
-	int			key_len = 0;
-	StringInfo	out;
-	MemoryContext old;
+	HeapTuple	newtup;			/* NULL for a delete */
+	HeapTuple	oldtup;			/* the old row or its key, if WAL has it */
+	int			nunchanged;		/* payload columns marked unchanged */
+	int			nastext;		/* json columns marked to go as text */
+	bool		key_from_new;	/* the key object was written from newtup */
+	int			key_start;		/* where the key object is in the record */
+	int			key_len;
+} PcoRows;
 
+/* The PCO_ACT_* of a change; 0 for what is not an insert/update/delete */
+static inline int
+pco_change_action(ReorderBufferChange *change)
+{
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
-			action = PCO_ACT_CREATE;
-			break;
+			return PCO_ACT_CREATE;
 		case REORDER_BUFFER_CHANGE_UPDATE:
-			action = PCO_ACT_UPDATE;
-			break;
+			return PCO_ACT_UPDATE;
 		case REORDER_BUFFER_CHANGE_DELETE:
-			action = PCO_ACT_DELETE;
-			break;
+			return PCO_ACT_DELETE;
 		default:
-			return;
+			return 0;
 	}
+}
 
-	rel = pco_relation_get(relation);
-	if (!(rel->actions & action))
-	{
-		pco_progress(ctx, false);
+/*
+ * Unchanged TOASTed values are not in WAL: take them from the old row
+ * (REPLICA IDENTITY FULL), else mark them unchanged, to be left out of
+ * "after" and named.
+ */
+static void
+pco_mark_unchanged_toast(PcoState *state, PcoRelation *rel, PcoRows *rows)
+{
+	rows->nunchanged = 0;
+	if (rows->newtup == NULL)
 		return;
-	}
-
-	old = MemoryContextSwitchTo(state->change_cxt);
-	pco_ensure_scratch(state, Max(desc->natts, rel->natts));
-	newtup = pgc_change_newtuple(change);
-	if (newtup != NULL)
-		pco_deform(state, rel, newtup, desc, state->new_values, state->new_nulls);
-	oldtup = pgc_change_oldtuple(change);
-	if (oldtup != NULL)
-		pco_deform(state, rel, oldtup, desc, state->old_values, state->old_nulls);
-
-	/*
-	 * Unchanged TOASTed values are not in WAL: take them from the old row
-	 * (REPLICA IDENTITY FULL), else leave them out and name them.
-	 */
-	if (newtup != NULL)
+	for (int i = 0; i < rel->ncolumns; i++)
 	{
-		for (int i = 0; i < rel->ncolumns; i++)
-		{
-			PcoColumn  *col = &rel->columns[i];
-			int			a = col->attnum - 1;
+		PcoColumn  *col = &rel->columns[i];
+		int			a = col->attnum - 1;
 
-			state->unchanged[i] = false;
-			if (!col->is_varlena || state->new_nulls[a] ||
-				!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(state->new_values[a])))
-				continue;
-			if (oldtup != NULL && !state->old_nulls[a] &&
-				!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(state->old_values[a])))
-				state->new_values[a] = state->old_values[a];
-			else
-			{
-				state->unchanged[i] = true;
-				if (col->in_payload)
-					nunchanged++;
-			}
+		state->unchanged[i] = false;
+		if (!col->is_varlena || state->new_nulls[a] ||
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(state->new_values[a])))
+			continue;
+		if (rows->oldtup != NULL && !state->old_nulls[a] &&
+			!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(state->old_values[a])))
+			state->new_values[a] = state->old_values[a];
+		else
+		{
+			state->unchanged[i] = true;
+			if (col->in_payload)
+				rows->nunchanged++;
 		}
 	}
+}
 
-	/*
-	 * A json or jsonb column whose value to_jsonb() would lose, in the new
-	 * or the old row, is sent as its text wherever it appears, and named.
-	 */
+/*
+ * A json or jsonb column whose value to_jsonb() would lose, in the new or
+ * the old row, is sent as its text wherever it appears, and named: mark it.
+ */
+static void
+pco_mark_json_as_text(PcoState *state, PcoRelation *rel, PcoRows *rows)
+{
+	rows->nastext = 0;
 	for (int i = 0; i < rel->ncolumns; i++)
 	{
 		PcoColumn  *col = &rel->columns[i];
@@ -591,19 +579,49 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		state->as_text[i] = false;
 		if (!col->is_json)
 			continue;
-		if ((newtup != NULL && !state->unchanged[i] &&
+		if ((rows->newtup != NULL && !state->unchanged[i] &&
 			 pco_row_json_lossy(col, state->new_values, state->new_nulls)) ||
-			(oldtup != NULL &&
+			(rows->oldtup != NULL &&
 			 pco_row_json_lossy(col, state->old_values, state->old_nulls)))
 		{
 			state->as_text[i] = true;
-			nastext++;
+			rows->nastext++;
 		}
 	}
+}
 
-	pco_maybe_begin(ctx, txn);
-	pco_record_start(ctx);
-	out = ctx->out;
+/*
+ * Deform a change's rows into the scratch arrays, as the reported
+ * relation's columns, and mark the values that need care.
+ */
+static void
+pco_change_rows(PcoState *state, PcoRelation *rel, Relation relation,
+				ReorderBufferChange *change, PcoRows *rows)
+{
+	TupleDesc	desc = RelationGetDescr(relation);
+
+	pco_ensure_scratch(state, Max(desc->natts, rel->natts));
+	rows->newtup = pgc_change_newtuple(change);
+	if (rows->newtup != NULL)
+		pco_deform(state, rel, rows->newtup, desc, state->new_values,
+				   state->new_nulls);
+	rows->oldtup = pgc_change_oldtuple(change);
+	if (rows->oldtup != NULL)
+		pco_deform(state, rel, rows->oldtup, desc, state->old_values,
+				   state->old_nulls);
+	pco_mark_unchanged_toast(state, rel, rows);
+	pco_mark_json_as_text(state, rel, rows);
+}
+
+/*
+ * Write a change record up to its metadata's end: position, operation,
+ * the table's names (and relid), the transaction's fields, and the names
+ * of the columns marked unchanged or sent as text.
+ */
+static void
+pco_put_change_head(StringInfo out, PcoState *state, PcoRelation *rel,
+					PcoRows *rows, int action, XLogRecPtr lsn)
+{
 	pco_reserve(out, 128 + rel->meta_table_len + state->txn_meta.len);
 	pco_put_position(out, state->commit_lsn, ++state->index);
 	if (action == PCO_ACT_CREATE)
@@ -619,54 +637,72 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		pco_put(out, rel->meta_table, rel->meta_table_len);
 		pco_put(out, state->txn_meta.data, state->txn_meta.len);
 		PCO_PUT_LIT(out, ",\"postgres.lsn\":\"");
-		pco_put_lsn(out, change->lsn);
+		pco_put_lsn(out, lsn);
 		pco_putc(out, '"');
 	}
-	if (nunchanged > 0)
+	if (rows->nunchanged > 0)
 	{
 		PCO_PUT_LIT(out, ",\"postgres.unchanged_toast\":");
 		pco_put_name_list(out, rel, state->unchanged, true);
 	}
-	if (nastext > 0)
+	if (rows->nastext > 0)
 	{
 		PCO_PUT_LIT(out, ",\"postgres.json_as_text\":");
 		pco_put_name_list(out, rel, state->as_text, false);
 	}
+	pco_putc(out, '}');
+}
 
-	/* the key, from the new row, or from the old one for a delete */
-	PCO_PUT_LIT(out, "},\"key\":");
-	key_start = out->len;
+/*
+ * Write "key": from the new row, or from the old one for a delete; null
+ * when the relation has no key or the row is not in WAL.  Note where it is,
+ * so that "before" of a delete can copy it.
+ */
+static void
+pco_put_change_key(StringInfo out, PcoState *state, PcoRelation *rel,
+				   PcoRows *rows)
+{
+	PCO_PUT_LIT(out, ",\"key\":");
+	rows->key_start = out->len;
+	rows->key_from_new = false;
 	if (rel->nkeys == 0)
 		PCO_PUT_LIT(out, "null");
-	else if (newtup != NULL)
+	else if (rows->newtup != NULL)
 	{
 		pco_put_key(out, state, rel, state->new_values, state->new_nulls,
 					state->unchanged, true);
-		key_from_new = true;
+		rows->key_from_new = true;
 	}
-	else if (oldtup != NULL)
+	else if (rows->oldtup != NULL)
 		pco_put_key(out, state, rel, state->old_values, state->old_nulls,
 					NULL, false);
 	else
 		PCO_PUT_LIT(out, "null");
-	key_len = out->len - key_start;
+	rows->key_len = out->len - rows->key_start;
+}
 
-	/*
-	 * The old row as WAL has it: all columns under REPLICA IDENTITY FULL,
-	 * else the identity columns, which are the key's.  For a delete that is
-	 * the key object just written.
-	 */
+/*
+ * Write "payload".  "before" is the old row as WAL has it: all columns
+ * under REPLICA IDENTITY FULL, else the identity columns, which are the
+ * key's (for a delete, the key object just written).  "after" is the new
+ * row but its unchanged columns.
+ */
+static void
+pco_put_change_payload(StringInfo out, PcoState *state, PcoRelation *rel,
+					   PcoRows *rows)
+{
 	PCO_PUT_LIT(out, ",\"payload\":{\"before\":");
-	if (oldtup == NULL)
+	if (rows->oldtup == NULL)
 		PCO_PUT_LIT(out, "null");
 	else if (rel->replident == REPLICA_IDENTITY_FULL)
 		pco_put_row(out, state, rel, state->old_values, state->old_nulls,
 					NULL, false);
-	else if (rel->nkeys > 0 && newtup == NULL)
+	else if (rel->nkeys > 0 && rows->newtup == NULL)
 	{
-		pco_reserve(out, key_len);
-		memcpy(out->data + out->len, out->data + key_start, key_len);
-		out->len += key_len;
+		pco_reserve(out, rows->key_len);
+		memcpy(out->data + out->len, out->data + rows->key_start,
+			   rows->key_len);
+		out->len += rows->key_len;
 	}
 	else if (rel->nkeys > 0)
 		pco_put_key(out, state, rel, state->old_values, state->old_nulls,
@@ -675,14 +711,46 @@ pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		PCO_PUT_LIT(out, "null");
 
 	PCO_PUT_LIT(out, ",\"after\":");
-	if (newtup != NULL)
+	if (rows->newtup != NULL)
 		pco_put_row(out, state, rel, state->new_values, state->new_nulls,
-					nunchanged > 0 ? state->unchanged : NULL, key_from_new);
+					rows->nunchanged > 0 ? state->unchanged : NULL,
+					rows->key_from_new);
 	else
 		PCO_PUT_LIT(out, "null");
 	PCO_PUT_LIT(out, "}}");
-	pco_terminate(out);
+}
 
+/*
+ * Write one insert, update or delete as a record.  A change of a relation
+ * the options do not select costs the cache lookup and nothing more.
+ */
+static void
+pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+		   Relation relation, ReorderBufferChange *change)
+{
+	PcoState   *state = ctx->output_plugin_private;
+	int			action = pco_change_action(change);
+	PcoRelation *rel;
+	PcoRows		rows;
+	MemoryContext old;
+
+	if (action == 0)
+		return;
+	rel = pco_relation_get(relation);
+	if (!(rel->actions & action))
+	{
+		pco_progress(ctx, false);
+		return;
+	}
+
+	old = MemoryContextSwitchTo(state->change_cxt);
+	pco_change_rows(state, rel, relation, change, &rows);
+	pco_maybe_begin(ctx, txn);
+	pco_record_start(ctx);
+	pco_put_change_head(ctx->out, state, rel, &rows, action, change->lsn);
+	pco_put_change_key(ctx->out, state, rel, &rows);
+	pco_put_change_payload(ctx->out, state, rel, &rows);
+	pco_terminate(ctx->out);
 	pco_record_end(ctx, false);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_cxt);
