@@ -210,30 +210,38 @@ pco_prefix_list(DefElem *elem)
 
 /*
  * Parse the "table_oids" or "exclude_oids" option: comma-separated table
- * OIDs.  A consumer that follows tables by OID keeps them through renames.
+ * OIDs, each digits only (spaces around them allowed).  A consumer that
+ * follows tables by OID keeps them through renames.
  */
 static List *
 pco_oid_list(DefElem *elem)
 {
+	const char *value = pco_string_option(elem);
+	const char *p = value;
 	List	   *oids = NIL;
-	ListCell   *lc;
 
-	foreach(lc, pco_name_list(elem))
+	for (;;)
 	{
-		char	   *s = lfirst(lc);
-		char	   *end;
-		unsigned long v;
+		const char *digits;
+		uint64		v = 0;
 
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
+		while (scanner_isspace(*p))
+			p++;
+		digits = p;
+		while (isdigit((unsigned char) *p) && v <= PG_UINT32_MAX)
+			v = v * 10 + (*p++ - '0');
+		while (scanner_isspace(*p))
+			p++;
+		if (p == digits || (*p != ',' && *p != '\0') ||
 			v == InvalidOid || v > PG_UINT32_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid value for option \"%s\": \"%s\"",
-							elem->defname, strVal(elem->arg)),
+							elem->defname, value),
 					 errdetail("The value must be a comma-separated list of table OIDs.")));
 		oids = lappend_oid(oids, (Oid) v);
+		if (*p++ == '\0')
+			break;
 	}
 	return oids;
 }

@@ -165,6 +165,14 @@ SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude
 SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '1,-2');
 SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '4294967296');
 SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '');
+SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '1,,2');
+SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '1,');
+SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '+5');
+SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '"5"');
+SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', '5 6');
+SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'table_oids', '99999999999999999999');
+-- spaces around OIDs are allowed
+SELECT count(*) FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'exclude_oids', ' 5 , 6 ');
 SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL, 'include_relid', 'maybe');
 SELECT data FROM pg_logical_slot_peek_changes('dec_follow', NULL, NULL,
 		'follow_tables', 'a', 'follow_tables', 'b');
