@@ -148,7 +148,7 @@ pco_json_escape(StringInfo buf, const char *str, int len)
 /*
  * Note whether the session's time zone has a single offset from UTC, so
  * that timestamptz values can be printed without a zone lookup each.
- * Called when decoding starts and at each transaction.
+ * Called before the first record of each transaction is written.
  */
 void
 pco_datetime_setup(void)

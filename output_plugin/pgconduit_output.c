@@ -213,24 +213,33 @@ pco_record_flush(LogicalDecodingContext *ctx)
 }
 
 /*
- * Begin: prepare the transaction's metadata, which every record of it
- * repeats.  The begin record itself is sent with the first change, so
- * transactions that touch nothing selected send nothing.
+ * Begin: start counting the transaction's records.  Nothing is written, and
+ * its metadata is not prepared, until its first selected change: a
+ * transaction that touches nothing selected costs nothing more.
  */
 static void
 pco_begin_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	PcoState   *state = ctx->output_plugin_private;
+
+	state->commit_lsn = txn->final_lsn;
+	state->index = 0;
+	state->begin_sent = false;
+}
+
+/*
+ * Prepare the transaction's metadata, which every record of it repeats;
+ * "opencdc.readAt" is when its first record is written.
+ */
+static void
+pco_txn_meta(PcoState *state, ReorderBufferTXN *txn)
+{
 	StringInfo	m = &state->txn_meta;
 	TimestampTz now = GetCurrentTimestamp();
 	int64		unix_ns;
 	char		num[MAXINT8LEN + 1];
 
 	pco_datetime_setup();
-	state->commit_lsn = txn->final_lsn;
-	state->index = 0;
-	state->begin_sent = false;
-
 	unix_ns = (now + ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
 					  SECS_PER_DAY * USECS_PER_SEC)) * 1000;
 	resetStringInfo(m);
@@ -282,7 +291,10 @@ pco_write_txn_record(LogicalDecodingContext *ctx, const char *operation,
 	pco_record_end(ctx, index == PCO_COMMIT_INDEX);
 }
 
-/* Send the begin record before the transaction's first record, if asked */
+/*
+ * Before the transaction's first record: prepare its metadata and send the
+ * begin record, if asked
+ */
 static inline void
 pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
@@ -291,6 +303,7 @@ pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	if (state->begin_sent)
 		return;
 	state->begin_sent = true;
+	pco_txn_meta(state, txn);
 	if (state->options.include_transaction)
 		pco_write_txn_record(ctx, PGC_OP_BEGIN, 0, txn->first_lsn);
 }
