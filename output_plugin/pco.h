@@ -4,7 +4,8 @@
  *		Shared declarations of pgconduit_output, the logical decoding output
  *		plugin that writes one OpenCDC JSON record per change.
  *
- * pgconduit_output.c holds the plugin callbacks, pco_options.c reads its
+ * pgconduit_output.c holds the plugin callbacks and the records' framing,
+ * pco_change.c writes change and truncate records, pco_options.c reads the
  * options, pco_relation.c the per-relation cache (names, key columns, value
  * encoders, table and publication filters), pco_json.c the encoding of
  * values exactly as to_jsonb() encodes them.
@@ -20,6 +21,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
+#include "replication/logical.h"
 #include "utils/rel.h"
 
 #include "../src/compat.h"
@@ -177,6 +179,52 @@ typedef struct PcoRelation
 	int		   *key_index;		/* indexes into columns[] */
 	bool	   *column_is_key;	/* per columns[] index */
 } PcoRelation;
+
+/* State of one decoding session */
+typedef struct PcoState
+{
+	MemoryContext context;		/* the plugin's, lives as long as the slot is
+								 * being decoded */
+	MemoryContext change_cxt;	/* reset after every change */
+	PcoOptions	options;
+
+	/* the transaction being sent */
+	StringInfoData txn_meta;	/* ,"opencdc.readAt":…,"postgres.xid":…, … */
+	XLogRecPtr	commit_lsn;		/* the first half of positions */
+	uint64		index;			/* records of the transaction so far */
+	bool		begin_sent;
+
+	/* records in the output message being filled (records_per_message) */
+	int			in_message;
+
+	/* scratch space for deforming tuples, grown as needed */
+	int			maxatts;
+	Datum	   *new_values;
+	bool	   *new_nulls;
+	Datum	   *old_values;
+	bool	   *old_nulls;
+	Datum	   *part_values;	/* a partition's row, before it is mapped */
+	bool	   *part_nulls;
+	bool	   *unchanged;		/* per columns[] index */
+	bool	   *as_text;		/* per columns[] index: json sent as text */
+	int		   *enc_start;		/* per columns[] index: a key value's text */
+	int		   *enc_len;		/* in the record, to copy into "after" */
+} PcoState;
+
+/* pgconduit_output.c: the records' framing */
+extern void pco_put_lsn(StringInfo buf, XLogRecPtr lsn);
+extern void pco_put_position(StringInfo buf, XLogRecPtr commit_lsn, uint64 index);
+extern void pco_progress(LogicalDecodingContext *ctx, bool skipped_xact);
+extern void pco_record_start(LogicalDecodingContext *ctx);
+extern void pco_record_end(LogicalDecodingContext *ctx, bool flush);
+extern void pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+
+/* pco_change.c: the change and truncate callbacks */
+extern void pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					   Relation relation, ReorderBufferChange *change);
+extern void pco_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+						 int nrelations, Relation relations[],
+						 ReorderBufferChange *change);
 
 /* pco_options.c */
 extern void pco_options_parse(List *options, PcoOptions *opts);
