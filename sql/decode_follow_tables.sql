@@ -111,6 +111,11 @@ SELECT * FROM pg_temp.changes('table_oids', pg_temp.oids('fp_eu'), 'follow_table
 INSERT INTO fp_root VALUES (5, 'eu'), (6, 'us');
 SELECT * FROM pg_temp.changes('follow_tables', 'fp_*', 'exclude_oids', pg_temp.oids('fp_root'),
                               'via_partition_root', 'on', 'include_relid', 'on');
+-- a partition's changes reported under a selected root are the root's:
+-- excluding the partition's OID does not hold them back
+INSERT INTO fp_root VALUES (55, 'eu'), (56, 'us');
+SELECT * FROM pg_temp.changes('follow_tables', 'fp_root', 'exclude_oids', pg_temp.oids('fp_eu'),
+                              'via_partition_root', 'on', 'include_relid', 'on');
 -- by OID: the sub-partitioned table is the top-most one chosen
 INSERT INTO fp_root VALUES (7, 'eu'), (8, 'us');
 SELECT * FROM pg_temp.changes('table_oids', pg_temp.oids('fp_us', 'fp_us_1'),
