@@ -40,8 +40,8 @@ SELECT pgconduit.write('{"operation": "create", "metadata": {"table": "t"}, "key
 SELECT pgconduit.write('{"operation": "create", "metadata": {"table": "t"}, "key": {"id": 1}, "payload": {"after": [1]}}');
 SELECT pgconduit.write('{"operation": "create", "metadata": {"table": "nokey"}, "payload": {"after": null}}');
 SELECT pgconduit.write('{"operation": "update", "metadata": {"table": "t"}, "key": {"id": 1}, "payload": {"before": 1, "after": {}}}');
--- a delete without key
-SELECT pgconduit.write('{"operation": "delete", "metadata": {"table": "t"}, "payload": {"before": {"id": 100}}}');
+-- a delete without key, and without the old row to find its row by
+SELECT pgconduit.write('{"operation": "delete", "metadata": {"table": "t"}, "payload": {"before": null}}');
 SELECT pgconduit.write('{"operation": "delete", "metadata": {"table": "t"}, "key": {}}');
 -- fields that are not columns, in the key and in the payload
 SELECT pgconduit.write('{"operation": "create", "metadata": {"table": "t"}, "key": {"ID": 1}}');

@@ -16,7 +16,10 @@
  * the old key to the new one, as native logical replication does, so the
  * columns it does not carry keep their values; an update that leaves
  * columns unchanged updates the row of its key, and finding none is an
- * error, since it cannot be made from what the record carries.
+ * error, since it cannot be made from what the record carries.  An update
+ * or delete without key, of a table with REPLICA IDENTITY FULL at the
+ * source, changes one row equal to the whole old row of payload.before,
+ * and finding none is an error.
  *
  * Records are applied in order, in the caller's transaction.  Consecutive
  * records for the same statement (table, operation, key columns, columns
@@ -231,8 +234,9 @@ ensure_scratch(PgcwCall *call, int natts)
 	/* a MOVE passes the old key and every column */
 	call->pvalues = palloc(sizeof(Datum) * (2 * n + 1));
 	call->pnulls = palloc(sizeof(bool) * (2 * n + 1));
-	call->sig = palloc(1 + 2 * sigbytes);
-	call->delsig = palloc(1 + 2 * sigbytes);
+	/* the operations by old row have a third bitmap */
+	call->sig = palloc(1 + 3 * sigbytes);
+	call->delsig = palloc(1 + 3 * sigbytes);
 	call->toast = palloc(sigbytes);
 	call->astext = palloc(sigbytes);
 	if (call->dups == NULL)
@@ -1140,7 +1144,7 @@ apply_delete(PgcwCall *call, PgcwTable *t, JsonbContainer *key)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("delete record has no key"),
-				 errdetail("A delete removes the row with the key's values, so it needs a non-empty key.")));
+				 errdetail("A delete removes the row with the key's values or, without key, one row equal to the old row in payload.before; the record has neither.")));
 	memset(call->sig, 0, 1 + 2 * sigbytes);
 	call->sig[0] = (char) PGCW_OP_DELETE;
 	collect_fields(call, t, key, true, keybits, colbits, NULL);
@@ -1161,6 +1165,130 @@ apply_delete(PgcwCall *call, PgcwTable *t, JsonbContainer *key)
 	if (call->gcount == 0)
 		group_start(call, t, p);
 	group_put(call, p);
+	return true;
+}
+
+/*
+ * Collect payload.before of a record without key into call->vals by
+ * column: bits in valbits for the columns it gives a value, in nullbits
+ * for those it gives as NULL.  Generated columns are the table's own and
+ * left out.  False if it gives no column.
+ */
+static bool
+collect_old_row(PgcwCall *call, PgcwTable *t, JsonbContainer *before,
+				char *valbits, char *nullbits)
+{
+	PgcwWalk	w;
+	const char *k;
+	int			klen;
+	JsonbValue	v;
+	bool		any = false;
+
+	pgcw_walk_init(&w, before);
+	while (pgcw_walk_next(&w, &k, &klen, &v))
+	{
+		PgcwColumn *c = pgcw_column_by_name(t, k, klen);
+
+		if (c == NULL)
+			no_such_column(t, k, klen, "payload.before");
+		if (c->generated)
+			continue;
+		BIT_SET(v.type == jbvNull ? nullbits : valbits, c->attnum);
+		call->vals[c->attnum - 1] = v;
+		any = true;
+	}
+	return any;
+}
+
+/* ERROR for an update or delete without key whose old row is not there */
+static void
+missing_old_row(PgcwTable *t, RecordKind kind)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("row to %s in relation %s does not exist",
+					kind == REC_DELETE ? "delete" : "update", t->qualname),
+			 errdetail("The record has no key, and no row of the table equals its old row in payload.before."),
+			 errhint("The table no longer holds the rows of the source. Restore the row, set the record aside with on_error = dead_letter, or take a new snapshot.")));
+}
+
+/*
+ * Apply an update or delete of a table without key (REPLICA IDENTITY
+ * FULL at the source) as native logical replication does: change one row
+ * equal to the old row of payload.before, NULLs equal to NULLs, even where
+ * equal rows repeat.  A change whose old row is not there is an ERROR: a
+ * table without key has nothing by which a later change could set it
+ * right.  Runs now, after the group in flight.  Returns false if
+ * finishing that group changed the table (the record starts over).
+ */
+static bool
+apply_by_old_row(PgcwCall *call, PgcwTable *t, Record *r, RecordKind kind,
+				 JsonbContainer *before)
+{
+	uint32		generation = t->generation;
+	int			sigbytes = t->sigbytes;
+	char	   *valbits = call->sig + 1;
+	char	   *colbits = call->sig + 1 + sigbytes;
+	char	   *nullbits = call->sig + 1 + 2 * sigbytes;
+	JsonbContainer *after = NULL;
+	PgcwPlan   *p;
+	int			n = 0;
+	int			i;
+
+	flush_group(call);
+	if (!t->valid || t->generation != generation)
+		return false;
+
+	memset(call->sig, 0, 1 + 3 * sigbytes);
+	call->sig[0] = (char) (kind == REC_DELETE ? PGCW_OP_DELETE_ROW : PGCW_OP_UPDATE_ROW);
+	if (!collect_old_row(call, t, before, valbits, nullbits))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payload.before of a record without key is empty"),
+				 errdetail("An update or delete without key finds its row by the old row, so payload.before must hold its columns.")));
+	/* the old row's values, converted while call->vals holds them */
+	for (i = 1; i <= t->natts; i++)
+		if (BIT_IS_SET(valbits, i))
+		{
+			convert_column(call, t, i, &call->vals[i - 1]);
+			call->pvalues[n] = call->values[i - 1];
+			call->pnulls[n] = call->nulls[i - 1];
+			n++;
+		}
+
+	if (kind == REC_UPDATE)
+	{
+		bool		has_toast;
+		char	   *nokey = call->delsig;	/* no key columns */
+		int			a;
+
+		memset(nokey, 0, sigbytes);
+		after = as_object(&r->after, "payload.after");
+		has_toast = collect_unchanged_toast(call, t, &r->toast);
+		if (after)
+			collect_fields(call, t, after, false, nokey, colbits,
+						   has_toast ? call->toast : NULL);
+		for (a = 0; a < sigbytes && colbits[a] == 0; a++)
+			;
+		if (a == sigbytes)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("update record without key has no columns in payload.after"),
+					 errdetail("An update without key sets the columns of payload.after in the row equal to payload.before.")));
+		for (i = 1; i <= t->natts; i++)
+			if (BIT_IS_SET(colbits, i))
+			{
+				convert_column(call, t, i, &call->vals[i - 1]);
+				call->pvalues[n] = call->values[i - 1];
+				call->pnulls[n] = call->nulls[i - 1];
+				n++;
+			}
+	}
+
+	p = pgcw_plan_get(t, call->sig);
+	Assert(n == p->nkeys + p->ncols);
+	if (pgcw_plan_execute(p, call->pvalues, call->pnulls) == 0)
+		missing_old_row(t, kind);
 	return true;
 }
 
@@ -1267,6 +1395,14 @@ apply_record(PgcwCall *call, JsonbValue *v)
 		t = get_table(call, record_table(call, &r));
 		call->has_astext = collect_column_list(t, &r.json_text, call->astext,
 											   "postgres.json_as_text");
+		if (key == NULL && (kind == REC_DELETE || kind == REC_UPDATE) &&
+			r.before.type != jbvNull)
+		{
+			if (apply_by_old_row(call, t, &r, kind,
+								 as_object(&r.before, "payload.before")))
+				return;
+			continue;
+		}
 		if (kind == REC_DELETE)
 		{
 			/* a group of other records goes first, as it always did */

@@ -81,7 +81,8 @@ copy_table_has_rows(Relation rel)
  * into the table named as pgconduit.write() names it, or NULL when COPY
  * would not do exactly what the upserts of a snapshot would.  types are
  * the source columns' format_type(); key names the key columns, which are
- * among columns.  Locks the table as INSERT does.
+ * among columns, and is empty for a table without key, whose snapshot
+ * records are plain INSERTs.  Locks the table as INSERT does.
  */
 Datum
 pgconduit_copy_target(PG_FUNCTION_ARGS)
@@ -102,7 +103,7 @@ pgconduit_copy_target(PG_FUNCTION_ARGS)
 	AclMode		mask = ACL_INSERT;
 
 	if (cols == NULL || types == NULL || keys == NULL || ncols != ntypes ||
-		ncols == 0 || nkeys == 0)
+		ncols == 0)
 		PG_RETURN_NULL();
 
 	rv = pgc_destination_rangevar(name, "p_table");
@@ -150,7 +151,7 @@ pgconduit_copy_target(PG_FUNCTION_ARGS)
 			keyatts[i] = get_attnum(relid, keys[i]);
 			ok = keyatts[i] > 0;
 		}
-		ok = ok && pgcw_has_unique_index(relid, keyatts, nkeys);
+		ok = ok && (nkeys == 0 || pgcw_has_unique_index(relid, keyatts, nkeys));
 	}
 	ok = ok && !copy_table_has_rows(rel);
 	table_close(rel, NoLock);

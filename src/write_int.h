@@ -83,14 +83,23 @@ typedef enum PgcwOp
 	PGCW_OP_DELETE,
 	PGCW_OP_UPDATE,				/* UPDATE by key: update_first upserts, and
 								 * updates that leave columns unchanged */
-	PGCW_OP_MOVE				/* UPDATE of the row of the old key to the new
+	PGCW_OP_MOVE,				/* UPDATE of the row of the old key to the new
 								 * key and columns: an update of the key */
+	PGCW_OP_UPDATE_ROW,			/* no key: UPDATE of one row equal to the old
+								 * row (payload.before) */
+	PGCW_OP_DELETE_ROW			/* no key: DELETE of one row equal to it */
 } PgcwOp;
+
+/* is op one that finds its row by the whole old row? */
+#define PGCW_OP_BY_ROW(op) ((op) == PGCW_OP_UPDATE_ROW || (op) == PGCW_OP_DELETE_ROW)
 
 /*
  * A prepared statement for one table, operation and set of columns.  A
  * signature is the operation byte followed by two column bitmaps of
- * sigbytes each: the key columns, then all columns given.
+ * sigbytes each: the key columns, then all columns given.  The operations
+ * by old row have a third: there the first bitmap holds the columns the
+ * old row gives a value, the second those set, the third those the old
+ * row gives as NULL.
  */
 typedef struct PgcwPlan
 {
@@ -100,6 +109,8 @@ typedef struct PgcwPlan
 	AttrNumber *attnums;
 	int			nkeys;			/* key columns, in attnum order */
 	AttrNumber *keyattnums;
+	int			nnulls;			/* by old row: columns that must be NULL */
+	AttrNumber *nullattnums;
 	TupleDesc	rowdesc;		/* INSERT/UPSERT/DELETE: rows handed to the plan */
 	bool		key_hashable;	/* UPSERT: keys can be checked for repeats */
 	FmgrInfo   *keyhash;		/* UPSERT: hash function per key column */
@@ -147,6 +158,10 @@ typedef struct PgcwWalk
 	uint32		koff;			/* offset of the next key */
 	uint32		voff;			/* offset of the next value */
 } PgcwWalk;
+
+/* the bytes of a plan's signature for operation op */
+#define PGCW_SIG_LEN(op, sigbytes) \
+	(1 + (PGCW_OP_BY_ROW(op) ? 3 : 2) * (sigbytes))
 
 /* write.c: nesting depth of pgc_write_records() calls */
 extern int	pgcw_depth;

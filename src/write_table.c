@@ -594,6 +594,61 @@ column_type(PgcwColumn *c)
 								FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
 }
 
+/*
+ * The condition that column c of pgc_s equals parameter $n: by the
+ * equality operator of its type, or, for a type without one (json, point,
+ * xml), by their text forms, which are equal for equal values.
+ */
+static char *
+equal_condition(PgcwColumn *c, int n)
+{
+	TypeCacheEntry *tce = lookup_type_cache(c->typid, TYPECACHE_EQ_OPR);
+
+	if (!OidIsValid(tce->eq_opr))
+		return psprintf("pgc_s.%s::pg_catalog.text OPERATOR(pg_catalog.=) $%d::pg_catalog.text",
+						quote_identifier(c->name), n);
+	return psprintf("pgc_s.%s %s $%d", quote_identifier(c->name),
+					equality_operator(c), n);
+}
+
+/*
+ * The SQL of an UPDATE or DELETE of one row equal to an old row, for a
+ * table without key: the first such row is found by its table and tuple
+ * id, so that repeated rows change one at a time.  Parameters are the old
+ * row's non-NULL values, then for an UPDATE the columns set, each in
+ * attnum order.
+ */
+static char *
+plan_sql_by_row(PgcwTable *t, PgcwPlan *p)
+{
+	StringInfoData sql;
+	int			n = 0;
+	int			i;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "WITH pgc_o AS MATERIALIZED (SELECT pgc_s.tableoid AS o, pgc_s.ctid AS c FROM %s AS pgc_s WHERE ",
+					 t->qualname);
+	for (i = 0; i < p->nkeys; i++, n++)
+		appendStringInfo(&sql, "%s%s", n > 0 ? " AND " : "",
+						 equal_condition(&t->cols[p->keyattnums[i] - 1], n + 1));
+	for (i = 0; i < p->nnulls; i++)
+		appendStringInfo(&sql, "%spgc_s.%s IS NULL", n + i > 0 ? " AND " : "",
+						 quote_identifier(t->cols[p->nullattnums[i] - 1].name));
+	appendStringInfoString(&sql, " LIMIT 1) ");
+	if (p->op == PGCW_OP_DELETE_ROW)
+		appendStringInfo(&sql, "DELETE FROM %s AS pgc_t USING pgc_o", t->qualname);
+	else
+	{
+		appendStringInfo(&sql, "UPDATE %s AS pgc_t SET ", t->qualname);
+		for (i = 0; i < p->ncols; i++, n++)
+			appendStringInfo(&sql, "%s%s = $%d", i > 0 ? ", " : "",
+							 quote_identifier(t->cols[p->attnums[i] - 1].name), n + 1);
+		appendStringInfoString(&sql, " FROM pgc_o");
+	}
+	appendStringInfoString(&sql, " WHERE pgc_t.tableoid OPERATOR(pg_catalog.=) pgc_o.o AND pgc_t.ctid OPERATOR(pg_catalog.=) pgc_o.c");
+	return sql.data;
+}
+
 /* the SQL text of a statement */
 static char *
 plan_sql(PgcwTable *t, PgcwPlan *p)
@@ -628,6 +683,9 @@ plan_sql(PgcwTable *t, PgcwPlan *p)
 		}
 		return sql.data;
 	}
+
+	if (PGCW_OP_BY_ROW(p->op))
+		return plan_sql_by_row(t, p);
 
 	if (p->op == PGCW_OP_UPDATE || p->op == PGCW_OP_MOVE)
 	{
@@ -750,10 +808,11 @@ plan_prepare(PgcwTable *t, PgcwPlan *p)
 			if (!attnum_in(p->keyattnums, p->nkeys, p->attnums[i]))
 				argtypes[n++] = t->cols[p->attnums[i] - 1].typid;
 	}
-	else if (p->op == PGCW_OP_MOVE)
+	else if (p->op == PGCW_OP_MOVE || PGCW_OP_BY_ROW(p->op))
 	{
 		int			n = 0;
 
+		/* MOVE: old key, then columns; by row: old values, columns set */
 		nargs = p->nkeys + p->ncols;
 		argtypes = palloc(sizeof(Oid) * nargs);
 		for (i = 0; i < p->nkeys; i++)
@@ -788,22 +847,24 @@ plan_prepare(PgcwTable *t, PgcwPlan *p)
 PgcwPlan *
 pgcw_plan_get(PgcwTable *t, const char *sig)
 {
-	int			siglen = 1 + 2 * t->sigbytes;
+	int			siglen = PGCW_SIG_LEN(sig[0], t->sigbytes);
 	const char *keybits = sig + 1;
 	const char *colbits = sig + 1 + t->sigbytes;
+	const char *nullbits = sig + 1 + 2 * t->sigbytes;
 	PgcwPlan   *p = t->last_plan;
 	ListCell   *lc;
 	MemoryContext old;
 	int			a;
 
-	if (p == NULL || memcmp(p->sig, sig, siglen) != 0)
+	/* the operation first: signatures of other operations may be shorter */
+	if (p == NULL || p->sig[0] != sig[0] || memcmp(p->sig, sig, siglen) != 0)
 	{
 		p = NULL;
 		foreach(lc, t->plans)
 		{
 			PgcwPlan   *q = lfirst(lc);
 
-			if (memcmp(q->sig, sig, siglen) == 0)
+			if (q->sig[0] == sig[0] && memcmp(q->sig, sig, siglen) == 0)
 			{
 				p = q;
 				break;
@@ -824,12 +885,16 @@ pgcw_plan_get(PgcwTable *t, const char *sig)
 		p->op = (PgcwOp) sig[0];
 		p->attnums = palloc(sizeof(AttrNumber) * (t->natts + 1));
 		p->keyattnums = palloc(sizeof(AttrNumber) * (t->natts + 1));
+		if (PGCW_OP_BY_ROW(p->op))
+			p->nullattnums = palloc(sizeof(AttrNumber) * (t->natts + 1));
 		for (a = 1; a <= t->natts; a++)
 		{
 			if (keybits[a / 8] & (1 << (a % 8)))
 				p->keyattnums[p->nkeys++] = a;
 			if (colbits[a / 8] & (1 << (a % 8)))
 				p->attnums[p->ncols++] = a;
+			if (PGCW_OP_BY_ROW(p->op) && (nullbits[a / 8] & (1 << (a % 8))))
+				p->nullattnums[p->nnulls++] = a;
 		}
 
 		if (p->op == PGCW_OP_UPSERT)
