@@ -32,12 +32,14 @@ pgc_batch_reset(PgcWorker *w)
 }
 
 /*
- * Add one record (JSON text of len bytes) at position to the batch.  It is
- * parsed here, by the worker, as it arrives, so that the destination -- the
- * busier side -- need not parse it, and parsing overlaps the reading.
+ * Add one record (JSON text of len bytes) of table t at position to the
+ * batch.  It is parsed here, by the worker, as it arrives, so that the
+ * destination -- the busier side -- need not parse it, and parsing
+ * overlaps the reading.
  */
 void
-pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
+pgc_batch_add(PgcWorker *w, PgcTable *t, const char *record, int len,
+			  const char *position)
 {
 	MemoryContext old;
 	Jsonb	   *jb;
@@ -70,7 +72,13 @@ pgc_batch_add(PgcWorker *w, const char *record, int len, const char *position)
 		w->batch_ends = w->batch_ends ?
 			repalloc(w->batch_ends, w->batch_ends_size * sizeof(uint32)) :
 			MemoryContextAlloc(TopMemoryContext, w->batch_ends_size * sizeof(uint32));
+		w->batch_tables = w->batch_tables ?
+			repalloc(w->batch_tables, w->batch_ends_size * sizeof(PgcTable *)) :
+			MemoryContextAlloc(TopMemoryContext, w->batch_ends_size * sizeof(PgcTable *));
 	}
+	if (w->nbatch == 0)
+		strlcpy(w->batch_first, position, sizeof(w->batch_first));
+	w->batch_tables[w->nbatch] = t;
 	w->batch_ends[w->nbatch++] = w->batch.len;
 	memcpy(w->batch_last, position, PGC_POSITION_LEN);
 	w->batch_last[PGC_POSITION_LEN] = '\0';
@@ -133,8 +141,103 @@ pgc_batch_send(PgcWorker *w, const char *phase)
 						 7, params, lengths, formats);
 	w->batch_pending = true;
 	w->pending_snapshot = (strcmp(phase, "snapshot") == 0);
+	strlcpy(w->pending_first, w->batch_first, sizeof(w->pending_first));
 	strlcpy(w->pending_last, w->batch_last, sizeof(w->pending_last));
+	/* which table each record is of, to count what the destination applies */
+	if (w->pending_size < w->nbatch)
+	{
+		w->pending_size = w->batch_ends_size;
+		w->pending_tables = w->pending_tables ?
+			repalloc(w->pending_tables, w->pending_size * sizeof(PgcTable *)) :
+			MemoryContextAlloc(TopMemoryContext, w->pending_size * sizeof(PgcTable *));
+	}
+	memcpy(w->pending_tables, w->batch_tables, w->nbatch * sizeof(PgcTable *));
+	w->pending_n = w->nbatch;
 	pgc_batch_reset(w);
+}
+
+/*
+ * Take off the tables' counts the dead letters of the batch in flight, in a
+ * batch of records of several tables: which tables they are of, by the
+ * "postgres.relid" of the latest dead letters in the batch's positions.
+ */
+static void
+pgc_batch_uncount_dead(PgcWorker *w, int64 dead)
+{
+	const char *params[4];
+	PGresult   *res;
+	char		limit[32];
+
+	snprintf(limit, sizeof(limit), INT64_FORMAT, dead);
+	params[0] = w->name;
+	params[1] = w->pending_first;
+	params[2] = w->pending_last;
+	params[3] = limit;
+	res = pgc_pq_exec(w->dest, "destination",
+					  "SELECT d.relid, pg_catalog.count(*) FROM ("
+					  "  SELECT record OPERATOR(pg_catalog.->) 'metadata'"
+					  "         OPERATOR(pg_catalog.->>) 'postgres.relid' AS relid"
+					  "    FROM pgconduit.dead_letter"
+					  "   WHERE pipeline OPERATOR(pg_catalog.=) $1"
+					  "     AND position COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.>=) $2"
+					  "     AND position COLLATE pg_catalog.\"C\" OPERATOR(pg_catalog.<=) $3"
+					  "   ORDER BY id DESC LIMIT $4::pg_catalog.int8) d"
+					  " WHERE d.relid IS NOT NULL GROUP BY d.relid",
+					  4, params);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		Oid			relid;
+
+		if (PQgetisnull(res, i, 0) || PQgetisnull(res, i, 1))
+			continue;
+		relid = (Oid) strtoul(PQgetvalue(res, i, 0), NULL, 10);
+		for (int j = 0; j < w->pending_n; j++)
+			if (w->pending_tables[j]->relid == relid)
+			{
+				w->pending_tables[j]->batch_applied -= strtoi64(PQgetvalue(res, i, 1), NULL, 10);
+				break;
+			}
+	}
+	PQclear(res);
+}
+
+/*
+ * Count per table the records of the batch in flight that the destination
+ * applied: the first applied + dead records (it applies them in order and
+ * stops at a rejected one), less its dead letters.  A snapshot's count
+ * waits for its transaction to commit (t->snapshot_rows).
+ */
+static void
+pgc_batch_count_tables(PgcWorker *w, int64 applied, int64 dead)
+{
+	int			n = (int) Min((int64) w->pending_n, applied + dead);
+	bool		mixed = false;
+
+	for (int i = 0; i < n; i++)
+	{
+		w->pending_tables[i]->batch_applied++;
+		if (w->pending_tables[i] != w->pending_tables[0])
+			mixed = true;
+	}
+	if (dead > 0 && n > 0)
+	{
+		if (mixed)
+			pgc_batch_uncount_dead(w, dead);
+		else
+			w->pending_tables[0]->batch_applied -= dead;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		PgcTable   *t = w->pending_tables[i];
+
+		if (t->batch_applied == 0)
+			continue;
+		if (w->pending_snapshot)
+			t->snapshot_rows += t->batch_applied;
+		else
+			pgc_table_status_written(t, t->batch_applied);
+		t->batch_applied = 0;
+	}
 }
 
 /*
@@ -194,6 +297,7 @@ pgc_batch_finish(PgcWorker *w)
 		w->slot->failures = 0;
 	}
 	SpinLockRelease(&w->slot->mutex);
+	pgc_batch_count_tables(w, applied, dead);
 
 	if (!PQgetisnull(res, 0, 2))
 	{

@@ -49,6 +49,7 @@
 
 #include "pgconduit.h"
 #include "pipeline.h"
+#include "tables.h"
 
 PGDLLEXPORT void pgconduit_launcher_main(Datum main_arg);
 PGDLLEXPORT void pgconduit_scan_main(Datum main_arg);
@@ -285,7 +286,10 @@ pgc_forget_databases(List *existing)
 
 		if (slot->in_use && slot->pid == 0 &&
 			!list_member_oid(existing, slot->dboid))
+		{
 			slot->in_use = false;
+			pgc_table_status_release(i);
+		}
 	}
 	LWLockRelease(pgc_shared->lock);
 }
@@ -564,7 +568,10 @@ pgconduit_scan_main(Datum main_arg)
 		if (pid > 0)
 			kill(pid, SIGTERM);
 		else if (pid == 0 && found == NULL)
+		{
 			slot->in_use = false;
+			pgc_table_status_release(slot - pgc_shared->slots);
+		}
 	}
 
 	/* a status slot for every pipeline; start the enabled ones */
@@ -591,6 +598,8 @@ pgconduit_scan_main(Datum main_arg)
 				warned = warned || p->enabled;
 				continue;
 			}
+			/* a slot given to another pipeline shows none of the old tables */
+			pgc_table_status_release(slot - pgc_shared->slots);
 			SpinLockAcquire(&slot->mutex);
 			memset((char *) slot + offsetof(PgcSlot, pid), 0,
 				   sizeof(PgcSlot) - offsetof(PgcSlot, pid));

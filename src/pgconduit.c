@@ -31,6 +31,7 @@
 
 #include "pgconduit.h"
 #include "pipeline.h"
+#include "tables.h"
 
 PG_MODULE_MAGIC;
 
@@ -98,6 +99,15 @@ _PG_init(void)
 								NULL,
 								&pgc_max_pipelines,
 								8, 0, 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pgconduit.max_tables",
+								"Maximum number of tables, over all pipelines, that pgconduit.status_tables shows.",
+								"A pipeline whose tables do not fit replicates them all the same.",
+								&pgc_max_tables,
+								1024, 1, 1000000,
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);

@@ -37,6 +37,7 @@
 
 #include "pgconduit.h"
 #include "pipeline.h"
+#include "tables.h"
 
 PgcShared  *pgc_shared = NULL;
 
@@ -71,6 +72,8 @@ pgc_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(pgc_shmem_size());
 	RequestNamedLWLockTranche("pgconduit", 1);
+	RequestAddinShmemSpace(pgc_table_status_shmem_size());
+	RequestNamedLWLockTranche("pgconduit tables", 1);
 }
 
 /* shmem_startup_hook: create or attach to the shared state */
@@ -93,6 +96,7 @@ pgc_shmem_startup(void)
 		for (int i = 0; i < pgc_shared->nslots; i++)
 			SpinLockInit(&pgc_shared->slots[i].mutex);
 	}
+	pgc_table_status_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -135,17 +135,19 @@ pgc_snapshot_begin(PgcWorker *w, PgcTable *t, XLogRecPtr *cut)
 	w->slot->snapshot_total = total;
 	w->slot->snapshot_done = 0;
 	SpinLockRelease(&w->slot->mutex);
+	pgc_table_status_snapshot(t, 0, total);
 	return reader;
 }
 
-/* Count rows more snapshot rows read, done in all so far */
+/* Count rows more snapshot rows of table t read, done in all so far */
 static void
-pgc_snapshot_count(PgcWorker *w, int64 done, int rows)
+pgc_snapshot_count(PgcWorker *w, PgcTable *t, int64 done, int rows)
 {
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->records_read += rows;
 	w->slot->snapshot_done = done;
 	SpinLockRelease(&w->slot->mutex);
+	pgc_table_status_snapshot(t, done, -1);
 }
 
 /*
@@ -286,7 +288,7 @@ pgc_snapshot_by_copy(PgcWorker *w, PgcTable *t, PGconn *reader, List *cols,
 			n++;
 			if (++unreported == 1000)
 			{
-				pgc_snapshot_count(w, n, unreported);
+				pgc_snapshot_count(w, t, n, unreported);
 				unreported = 0;
 				/* notice an error the destination sent meanwhile */
 				if (!PQconsumeInput(w->dest))
@@ -338,10 +340,11 @@ pgc_snapshot_by_copy(PgcWorker *w, PgcTable *t, PGconn *reader, List *cols,
 				 errdetail_internal("%s", err ? pchomp(err) : "The COPY ended early.")));
 		return false;
 	}
-	pgc_snapshot_count(w, n, unreported);
+	pgc_snapshot_count(w, t, n, unreported);
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->records_written += n;
 	SpinLockRelease(&w->slot->mutex);
+	t->snapshot_rows += n;
 	return true;
 }
 
@@ -602,7 +605,7 @@ pgc_snapshot_add_row(PgcWorker *w, PgcTable *t, PGresult *res, int i,
 	appendStringInfoString(rec, ",\"payload\":{\"before\":null,\"after\":");
 	appendBinaryStringInfo(rec, PQgetvalue(res, i, 1), PQgetlength(res, i, 1));
 	appendStringInfoString(rec, "}}");
-	pgc_batch_add(w, rec->data, rec->len, position);
+	pgc_batch_add(w, t, rec->data, rec->len, position);
 }
 
 /*
@@ -661,14 +664,14 @@ pgc_snapshot_by_records(PgcWorker *w, PgcTable *t, PGconn *reader)
 		nbatch = w->nbatch;
 		pgc_batch_seal(w);
 		pgc_batch_finish(w);
-		pgc_snapshot_count(w, n - nbatch, nbatch);
+		pgc_snapshot_count(w, t, n - nbatch, nbatch);
 		pgc_batch_send(w, "snapshot");
 		if (rows < chunk)
 			break;
 	}
 	pgc_batch_finish(w);
 	w->batch_table = NULL;
-	pgc_snapshot_count(w, n, 0);
+	pgc_snapshot_count(w, t, n, 0);
 }
 
 /*
@@ -678,6 +681,7 @@ pgc_snapshot_by_records(PgcWorker *w, PgcTable *t, PGconn *reader)
  * records.  A COPY the destination rejects is undone to a savepoint and
  * the table is taken again, in a new snapshot, record by record.  Sets and
  * returns t->cut: the table's changes committed before it are in the rows.
+ * Once the caller has committed, pgc_snapshot_committed() says so.
  */
 XLogRecPtr
 pgc_snapshot_table(PgcWorker *w, PgcTable *t)
@@ -691,6 +695,7 @@ pgc_snapshot_table(PgcWorker *w, PgcTable *t)
 		List	   *cols = pgc_snapshot_columns(t);
 		char	   *copy_in;
 
+		t->snapshot_rows = 0;
 		reader = pgc_snapshot_begin(w, t, &cut);
 		copy_in = try_copy ? pgc_snapshot_copy_target(w, t, reader, cols) : NULL;
 		if (copy_in == NULL)
@@ -716,6 +721,18 @@ pgc_snapshot_table(PgcWorker *w, PgcTable *t)
 }
 
 /*
+ * The destination has committed table t's snapshot: count its rows as
+ * written, and stream its changes from now on.
+ */
+void
+pgc_snapshot_committed(PgcTable *t)
+{
+	pgc_table_status_written(t, t->snapshot_rows);
+	t->snapshot_rows = 0;
+	pgc_table_set_state(t, PGC_TABLE_STREAMING);
+}
+
+/*
  * Take the snapshot of the source's table and apply it in one destination
  * transaction that ends by recording the cut as the position.  Returns the
  * cut LSN.
@@ -733,6 +750,7 @@ pgc_snapshot_run(PgcWorker *w)
 	pgc_proto_position(cutpos, cut, 0);
 	pgc_set_progress(w, w->src->cdc ? "cdc" : "done", cutpos);
 	pgc_pq_command(w->dest, "destination", "COMMIT");
+	pgc_snapshot_committed(t);
 	pgstat_report_activity(STATE_RUNNING, w->src->cdc ? "streaming changes" : NULL);
 	return cut;
 }

@@ -286,7 +286,7 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 				break;
 			if (w->nbatch == 0)
 				st->fill_first_time = st->commit_time;
-			pgc_batch_add(w, rec, len, r.position);
+			pgc_batch_add(w, linitial(w->tables), rec, len, r.position);
 			SpinLockAcquire(&w->slot->mutex);
 			w->slot->records_read++;
 			SpinLockRelease(&w->slot->mutex);

@@ -44,6 +44,10 @@ typedef struct PgcTable
 	bool		late;			/* appeared after the pipeline started */
 	int64		rows_written;	/* for status_tables */
 	char	   *meta;			/* "table":<target> for snapshot records */
+	int64		snapshot_rows;	/* rows its snapshot applied, not yet
+								 * committed */
+	int64		batch_applied;	/* scratch of pgc_batch_finish() */
+	struct PgcTableStatus *status;	/* its entry in shared memory, or NULL */
 } PgcTable;
 
 /* The OID of table t as text, into buf of at least 12 bytes */
@@ -53,5 +57,24 @@ pgc_table_oid(const PgcTable *t, char *buf)
 	snprintf(buf, 12, "%u", t->relid);
 	return buf;
 }
+
+/*
+ * table_status.c: each table's status in shared memory, for
+ * pgconduit.status_tables.  A worker registers each table it replicates
+ * (pgc_table_status_register) and then keeps its entry current.
+ */
+struct PgcWorker;
+typedef struct PgcTableStatus PgcTableStatus;
+
+extern int	pgc_max_tables;
+
+extern Size pgc_table_status_shmem_size(void);
+extern void pgc_table_status_shmem_init(void);
+extern void pgc_table_status_register(struct PgcWorker *w, PgcTable *t);
+extern void pgc_table_status_forget_others(struct PgcWorker *w);
+extern void pgc_table_status_release(int slotno);
+extern void pgc_table_set_state(PgcTable *t, PgcTableState state);
+extern void pgc_table_status_snapshot(PgcTable *t, int64 done, int64 total);
+extern void pgc_table_status_written(PgcTable *t, int64 rows);
 
 #endif							/* PGC_TABLES_H */

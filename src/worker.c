@@ -311,6 +311,28 @@ pgc_check_encodings(PgcWorker *w)
 				 errhint("Use one encoding, such as UTF8, for all three databases.")));
 }
 
+/*
+ * Show the source's tables in pgconduit.status_tables: in their snapshot,
+ * or streaming once the recorded progress is past it.
+ */
+static void
+pgc_register_tables(PgcWorker *w)
+{
+	bool		past_snapshot = (strcmp(w->phase, "cdc") == 0 ||
+								 strcmp(w->phase, "done") == 0);
+	ListCell   *lc;
+
+	foreach(lc, w->tables)
+	{
+		PgcTable   *t = lfirst(lc);
+
+		if (past_snapshot)
+			t->state = PGC_TABLE_STREAMING;
+		pgc_table_status_register(w, t);
+	}
+	pgc_table_status_forget_others(w);
+}
+
 /* The pipeline's work: snapshot, then changes, from where it left off */
 static void
 pgc_run(PgcWorker *w)
@@ -341,6 +363,7 @@ pgc_run(PgcWorker *w)
 	pgc_read_progress(w);
 	pgc_source_prepare(w);
 	pgc_destination_table(w);
+	pgc_register_tables(w);
 	/* progress recorded before the source table was (pgconduit 0.1) */
 	if (w->phase[0] != '\0')
 		pgc_record_source_table(w);
@@ -366,6 +389,7 @@ pgc_run(PgcWorker *w)
 			cut = InvalidXLogRecPtr;
 			pgc_proto_position(position, cut, 0);
 			pgc_set_progress(w, src->cdc ? "cdc" : "done", position);
+			pgc_table_set_state(linitial(w->tables), PGC_TABLE_STREAMING);
 		}
 		pgc_proto_position(position, cut, 0);
 		strlcpy(w->position, position, sizeof(w->position));

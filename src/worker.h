@@ -52,10 +52,12 @@ typedef struct PgcWorker
 	 */
 	StringInfoData batch;
 	uint32	   *batch_ends;		/* where each record's bytes end in batch */
+	PgcTable  **batch_tables;	/* and each record's table */
 	int			batch_ends_size;
 	int			nbatch;
 	int			batch_limit;	/* min(batch_size, buffer_size / 2) */
 	int64		batch_bytes;	/* pgconduit.max_batch_memory */
+	char		batch_first[PGC_POSITION_LEN + 1];
 	char		batch_last[PGC_POSITION_LEN + 1];
 	const char *batch_table;	/* the records' table, when they omit it */
 	MemoryContext parse_cxt;	/* one record's parse */
@@ -65,7 +67,11 @@ typedef struct PgcWorker
 	/* the batch sent to the destination and not yet acknowledged */
 	bool		batch_pending;
 	bool		pending_snapshot;
+	char		pending_first[PGC_POSITION_LEN + 1];
 	char		pending_last[PGC_POSITION_LEN + 1];
+	PgcTable  **pending_tables; /* its records' tables */
+	int			pending_n;
+	int			pending_size;
 } PgcWorker;
 
 /*
@@ -80,8 +86,8 @@ pgc_batch_has_room(PgcWorker *w, int n)
 
 /* batch.c */
 extern void pgc_batch_reset(PgcWorker *w);
-extern void pgc_batch_add(PgcWorker *w, const char *record, int len,
-						  const char *position);
+extern void pgc_batch_add(PgcWorker *w, PgcTable *t, const char *record,
+						  int len, const char *position);
 extern void pgc_batch_seal(PgcWorker *w);
 extern void pgc_batch_send(PgcWorker *w, const char *phase);
 extern void pgc_batch_finish(PgcWorker *w);
@@ -110,6 +116,7 @@ extern char *pgc_array_literal(List *names);
 
 /* snapshot.c */
 extern XLogRecPtr pgc_snapshot_table(PgcWorker *w, PgcTable *t);
+extern void pgc_snapshot_committed(PgcTable *t);
 extern XLogRecPtr pgc_snapshot_run(PgcWorker *w);
 
 /* stream.c */
