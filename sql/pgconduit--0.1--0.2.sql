@@ -929,6 +929,30 @@ GRANT EXECUTE ON FUNCTION pgconduit._status() TO pgconduit_admin;
 REVOKE ALL ON pgconduit.status FROM PUBLIC;
 GRANT SELECT ON pgconduit.status TO pgconduit_admin;
 
+-- The shared-memory status of each table of this database's pipelines.
+CREATE FUNCTION pgconduit._status_tables(
+	OUT name text, OUT source_relid oid, OUT source_table text, OUT state text,
+	OUT snapshot_rows_done bigint, OUT snapshot_rows_total bigint,
+	OUT rows_written bigint, OUT last_applied_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgconduit_status_tables'
+LANGUAGE C;
+
+-- One row per table of each pipeline whose worker has run since the server
+-- started.  The columns are described in README.md (Monitoring).
+CREATE VIEW pgconduit.status_tables AS
+SELECT p.name AS pipeline, s.source_relid, s.source_table, s.state,
+	   s.snapshot_rows_done, s.snapshot_rows_total, s.rows_written,
+	   s.last_applied_at
+  FROM pgconduit.pipeline p
+  JOIN pgconduit.connector src ON src.name = p.source
+  JOIN pgconduit._status_tables() s ON s.name = p.name;
+
+REVOKE ALL ON FUNCTION pgconduit._status_tables() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconduit._status_tables() TO pgconduit_admin;
+REVOKE ALL ON pgconduit.status_tables FROM PUBLIC;
+GRANT SELECT ON pgconduit.status_tables TO pgconduit_admin;
+
 CREATE FUNCTION pgconduit.wait_for_pipeline(name text, timeout interval DEFAULT '1 min')
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'pgconduit_wait_for_pipeline'
