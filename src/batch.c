@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -312,6 +313,10 @@ pgc_batch_finish(PgcWorker *w)
 			ERRCODE_INTERNAL_ERROR;
 
 		PQclear(res);
+		if (code == ERRCODE_FOREIGN_KEY_VIOLATION && !w->dest_replica &&
+			(hint == NULL || hint[0] == '\0'))
+			hint = psprintf("The destination role may not set session_replication_role, so the destination checks foreign keys as each statement ends and rows of a table the snapshot copies later, or a change the source checked only at commit, can fail them. Grant it the parameter (GRANT SET ON PARAMETER session_replication_role TO %s) and start the pipeline again, to apply as native logical replication does.",
+							quote_identifier(PQuser(w->dest)));
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("destination rejected the record at position %s for table %s: %s",

@@ -276,6 +276,23 @@ pgc_connect_destination(PgcWorker *w)
 	pgc_check_catalog_version(pstrdup(PQgetvalue(res, 0, 0)),
 							  psprintf("the destination database \"%s\"", PQdb(w->dest)));
 	PQclear(res);
+
+	/*
+	 * Apply as native logical replication does, with session_replication_role
+	 * = replica, where the destination role may set it (a superuser, or a
+	 * role granted SET ON PARAMETER): foreign keys between the tables are
+	 * not checked again, whatever order the snapshot copies them in, and
+	 * triggers and rules fire only if enabled REPLICA or ALWAYS.  Else the
+	 * destination checks foreign keys as rows arrive.
+	 */
+	res = pgc_pq_exec(w->dest, "destination",
+					  "SELECT pg_catalog.has_parameter_privilege('session_replication_role', 'SET')",
+					  0, NULL);
+	w->dest_replica = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (w->dest_replica)
+		pgc_pq_command(w->dest, "destination", "SET session_replication_role = replica");
 	/* planned once per connection, not once per batch */
 	pgc_pq_command(w->dest, "destination",
 				   "PREPARE pgconduit_apply (text, text, bytea, text, text, text, text) AS"

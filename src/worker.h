@@ -32,6 +32,8 @@ typedef struct PgcWorker
 	PGconn	   *source;			/* normal connection to the source */
 	PGconn	   *dest;			/* connection to the destination */
 	PGconn	   *repl;			/* replication connection, during CDC */
+	bool		dest_replica;	/* the destination applies with
+								 * session_replication_role = replica */
 
 	/* the source's tables (PgcTable *), as found on the source */
 	List	   *tables;

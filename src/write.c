@@ -10,7 +10,8 @@
  * template.c); each name is resolved once per call.  snapshot, create and
  * update records with a key are upserts (INSERT ... ON CONFLICT (key) DO UPDATE of the columns given),
  * without a key plain INSERTs; delete records delete by key (DELETE ...
- * USING the keys); truncate truncates.  Key fields override payload fields of the same name, and
+ * USING the keys); truncate truncates (consecutive truncate records in one
+ * statement, as tables that reference each other must be).  Key fields override payload fields of the same name, and
  * columns named in metadata."postgres.unchanged_toast" are left alone.
  * An update whose payload.before holds a different key updates the row of
  * the old key to the new one, as native logical replication does, so the
@@ -109,6 +110,10 @@ typedef struct PgcwCall
 	Tuplestorestate *handoff;
 	TupleDesc	handoff_desc;
 	int64		token;
+
+	/* consecutive truncate records, applied together */
+	List	   *truncs;			/* qualified names */
+	int			trunc_last;		/* index of the last one */
 
 	Oid			override_relid; /* table_override resolved, or InvalidOid */
 	PgcTemplate *tmpl;			/* table_override, a template, or NULL */
@@ -357,6 +362,26 @@ done:
 	call->gcount = 0;
 	call->gplan = NULL;
 	call->gtable = NULL;
+}
+
+/*
+ * Apply the truncate records collected: one TRUNCATE of all their tables,
+ * as one source TRUNCATE of several tables (or its CASCADE) truncated
+ * them, so that foreign keys between them do not stop it.
+ */
+static void
+flush_truncates(PgcwCall *call)
+{
+	int			index = call->index;
+
+	if (call->truncs == NIL)
+		return;
+	call->index = call->trunc_last;
+	call->qualname = llast(call->truncs);
+	pgcw_truncate(call->truncs);
+	call->truncs = NIL;
+	call->index = index;
+	call->qualname = NULL;
 }
 
 /* the cache entry of a table; what is in flight goes first if it is stale */
@@ -1364,6 +1389,7 @@ apply_record(PgcwCall *call, JsonbValue *v)
 	if (kind == REC_TRUNCATE)
 	{
 		Oid			relid;
+		MemoryContext old;
 
 		/*
 		 * pgconduit_output reports the TRUNCATE of some partitions of a
@@ -1386,9 +1412,13 @@ apply_record(PgcwCall *call, JsonbValue *v)
 
 		flush_group(call);
 		t = get_table(call, relid);
-		pgcw_truncate(t);
+		old = MemoryContextSwitchTo(call->cxt);
+		call->truncs = lappend(call->truncs, pstrdup(t->qualname));
+		MemoryContextSwitchTo(old);
+		call->trunc_last = call->index;
 		return;
 	}
+	flush_truncates(call);
 
 	for (;;)
 	{
@@ -1472,6 +1502,7 @@ write_all(PgcwCall *call, Jsonb *records, const char *table_override)
 		}
 	}
 	flush_group(call);
+	flush_truncates(call);
 	MemoryContextSwitchTo(old);
 
 	error_context_stack = errcb.previous;

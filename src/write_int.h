@@ -173,7 +173,7 @@ extern PgcwColumn *pgcw_column_by_name(PgcwTable *t, const char *name, int len);
 extern PgcwConverter *pgcw_column_converter(PgcwTable *t, PgcwColumn *c);
 extern PgcwPlan *pgcw_plan_get(PgcwTable *t, const char *sig);
 extern uint64 pgcw_plan_execute(PgcwPlan *p, Datum *params, bool *nulls);
-extern void pgcw_truncate(PgcwTable *t);
+extern void pgcw_truncate(List *qualnames);
 extern bool pgcw_has_unique_index(Oid relid, const AttrNumber *keys,
 								  int nkeys);
 extern bool pgcw_insert_may_serve(PgcwTable *t);

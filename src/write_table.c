@@ -1019,11 +1019,24 @@ pgcw_plan_execute(PgcwPlan *p, Datum *values, bool *nulls)
 	return processed;
 }
 
-/* TRUNCATE a table, with the caller's privileges */
+/*
+ * TRUNCATE tables (qualified names) in one statement, with the caller's
+ * privileges: tables that reference each other by foreign keys can only
+ * be truncated together.
+ */
 void
-pgcw_truncate(PgcwTable *t)
+pgcw_truncate(List *qualnames)
 {
-	char	   *sql = psprintf("TRUNCATE %s", t->qualname);
+	StringInfoData buf;
+	ListCell   *lc;
+	char	   *sql;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "TRUNCATE ");
+	foreach(lc, qualnames)
+		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+	sql = buf.data;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

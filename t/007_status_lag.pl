@@ -94,6 +94,8 @@ $run->safe_psql('postgres', q{
 	END
 	$$;
 	CREATE TRIGGER hold BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION hold();
+	-- pipelines apply as replicas, as native logical replication does
+	ALTER TABLE t ENABLE ALWAYS TRIGGER hold;
 });
 $bg->query_safe('SELECT pg_advisory_lock(4242)');
 my $written = $run->safe_psql('postgres',

@@ -245,6 +245,8 @@ $node->safe_psql('warehouse', q{
 		$$ BEGIN INSERT INTO public.wide_statements DEFAULT VALUES; RETURN NULL; END $$;
 	CREATE TRIGGER count_statement AFTER INSERT ON public.wide
 		FOR EACH STATEMENT EXECUTE FUNCTION public.count_statement();
+	-- pipelines apply as replicas, as native logical replication does
+	ALTER TABLE public.wide ENABLE ALWAYS TRIGGER count_statement;
 });
 $node->safe_psql('shop', q{
 	SELECT pgconduit.create_source('wide', '{"table": "public.wide", "url": "dbname=shop"}');
