@@ -254,6 +254,7 @@ pgc_batch_finish(PgcWorker *w)
 	PGresult   *next;
 	int64		applied;
 	int64		dead;
+	bool		rejected;
 
 	if (!w->batch_pending)
 		return;
@@ -281,26 +282,21 @@ pgc_batch_finish(PgcWorker *w)
 	applied = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);
 	dead = strtoi64(PQgetvalue(res, 0, 1), NULL, 10);
 
+	rejected = !PQgetisnull(res, 0, 2);
+
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->records_written += applied;
 	w->slot->dead_letters += dead;
 	w->slot->errors += dead;
-	if (!PQgetisnull(res, 0, 2))
+	if (!rejected && !w->pending_snapshot)
 	{
-		strlcpy(w->slot->error_position, PQgetvalue(res, 0, 2), PGC_POSITION_LEN + 1);
-		strlcpy(w->slot->error_table,
-				PQgetisnull(res, 0, 3) ? "" : PQgetvalue(res, 0, 3),
-				sizeof(w->slot->error_table));
-	}
-	else if (!w->pending_snapshot)
-	{
-		strlcpy(w->slot->applied_position, w->pending_last, PGC_POSITION_LEN + 1);
+		memcpy(w->slot->applied_position, w->pending_last, PGC_POSITION_LEN + 1);
 		w->slot->failures = 0;
 	}
 	SpinLockRelease(&w->slot->mutex);
 	pgc_batch_count_tables(w, applied, dead);
 
-	if (!PQgetisnull(res, 0, 2))
+	if (rejected)
 	{
 		const char *state = PQgetisnull(res, 0, 4) ? "XX000" : PQgetvalue(res, 0, 4);
 		char	   *position = pstrdup(PQgetvalue(res, 0, 2));
@@ -317,6 +313,9 @@ pgc_batch_finish(PgcWorker *w)
 			(hint == NULL || hint[0] == '\0'))
 			hint = psprintf("The destination role may not set session_replication_role, so the destination checks foreign keys as each statement ends and rows of a table the snapshot copies later, or a change the source checked only at commit, can fail them. Grant it the parameter (GRANT SET ON PARAMETER session_replication_role TO %s) and start the pipeline again, to apply as native logical replication does.",
 							quote_identifier(PQuser(w->dest)));
+		/* pgconduit.status shows them with the error */
+		w->failed_position = position;
+		w->failed_table = table;
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("destination rejected the record at position %s for table %s: %s",

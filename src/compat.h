@@ -90,4 +90,16 @@
 #define pgc_create_wait_event_set(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
 #endif
 
+/*
+ * pgc_wait_event(name): the wait event of one of pgconduit's waits, as
+ * pg_stat_activity shows it.  17 lets an extension name its own (the name
+ * is registered once, then looked up); until then all are "Extension".
+ * The caller includes utils/wait_event.h.
+ */
+#if PG_VERSION_NUM >= 170000
+#define pgc_wait_event(name) WaitEventExtensionNew(name)
+#else
+#define pgc_wait_event(name) PG_WAIT_EXTENSION
+#endif
+
 #endif							/* PGC_COMPAT_H */

@@ -172,18 +172,25 @@ pgc_launcher_due(bool *all, long *timeout_ms)
 	{
 		PgcSlot    *slot = &pgc_shared->slots[i];
 		bool		due = false;
+		bool		changed = false;
+		TimestampTz retry_at = 0;
 
 		if (!slot->in_use)
 			continue;
 		SpinLockAcquire(&slot->mutex);
-		/* a worker that never came up */
-		if (slot->pid == -1 &&
-			TimestampDifferenceExceeds(slot->launched_at, now, 10000))
+		/* a worker that never came up (in 10 s) */
+		if (slot->pid == -1 && now - slot->launched_at >= 10 * USECS_PER_SEC)
+		{
 			slot->pid = 0;
+			changed = true;
+		}
 		if (slot->pid == 0)
 		{
 			if (slot->stop_requested)
+			{
+				changed = changed || slot->state != PGC_STATE_STOPPED;
 				slot->state = PGC_STATE_STOPPED;
+			}
 			else if (slot->state == PGC_STATE_DONE ||
 					 (slot->state == PGC_STATE_FAILED && !slot->retry))
 				 /* waits for start_pipeline */ ;
@@ -192,15 +199,19 @@ pgc_launcher_due(bool *all, long *timeout_ms)
 			else if (slot->retry_at <= now)
 				due = true;
 			else
-			{
-				long		secs;
-				int			usecs;
-
-				TimestampDifference(now, slot->retry_at, &secs, &usecs);
-				*timeout_ms = Min(*timeout_ms, secs * 1000 + usecs / 1000 + 1);
-			}
+				retry_at = slot->retry_at;
 		}
 		SpinLockRelease(&slot->mutex);
+		if (changed)
+			pgc_status_changed();
+		if (retry_at != 0)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(now, retry_at, &secs, &usecs);
+			*timeout_ms = Min(*timeout_ms, secs * 1000 + usecs / 1000 + 1);
+		}
 		if (due)
 			dbs = list_append_unique_oid(dbs, slot->dboid);
 	}
@@ -402,11 +413,10 @@ pgc_start_worker(PgcSlot *slot)
 	{
 		SpinLockAcquire(&slot->mutex);
 		slot->pid = 0;
-		pgc_slot_update_failure(slot, true, now);
-		strlcpy(slot->last_error,
-				"could not start a background worker: max_worker_processes is too low",
-				PGC_ERROR_LEN);
 		SpinLockRelease(&slot->mutex);
+		pgc_slot_fail(slot,
+					  "could not start a background worker: max_worker_processes is too low",
+					  true, NULL, NULL);
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start the worker of pgconduit pipeline \"%s\"",
@@ -572,6 +582,7 @@ pgconduit_scan_main(Datum main_arg)
 			slot->in_use = false;
 			pgc_table_status_release(slot - pgc_shared->slots);
 		}
+		pgc_status_changed();
 	}
 
 	/* a status slot for every pipeline; start the enabled ones */
@@ -610,6 +621,8 @@ pgconduit_scan_main(Datum main_arg)
 			slot->in_use = true;
 			slot->dboid = dboid;
 			strlcpy(slot->name, p->name, NAMEDATALEN);
+			/* wait_for_pipeline may wait for the slot to appear */
+			pgc_status_changed();
 		}
 		strlcpy(slot->slot_name, p->slot_name, NAMEDATALEN);
 		slot->owner = p->owner;
@@ -621,31 +634,33 @@ pgconduit_scan_main(Datum main_arg)
 				 slot->state != PGC_STATE_DONE &&
 				 !(slot->state == PGC_STATE_FAILED && !slot->retry) &&
 				 slot->retry_at <= now);
+		SpinLockRelease(&slot->mutex);
 		if (start && !OidIsValid(p->owner))
 		{
-			pgc_slot_update_failure(slot, false, now);
-			snprintf(slot->last_error, PGC_ERROR_LEN,
-					 "the owner of pipeline \"%s\" does not exist", p->name);
+			pgc_slot_fail(slot,
+						  psprintf("the owner of pipeline \"%s\" does not exist", p->name),
+						  false, NULL, NULL);
 			start = false;
 		}
 		else if (start && !p->owner_can_login)
 		{
 			/* the worker logs in as the owner, which would fail over and over */
-			pgc_slot_update_failure(slot, false, now);
-			snprintf(slot->last_error, PGC_ERROR_LEN,
-					 "the owner of pipeline \"%s\" is not permitted to log in\n"
-					 "HINT: The pipeline's worker runs as its owner: grant the role LOGIN, then run pgconduit.start_pipeline('%s').",
-					 p->name, p->name);
+			pgc_slot_fail(slot,
+						  psprintf("the owner of pipeline \"%s\" is not permitted to log in\n"
+								   "HINT: The pipeline's worker runs as its owner: grant the role LOGIN, then run pgconduit.start_pipeline('%s').",
+								   p->name, p->name),
+						  false, NULL, NULL);
 			start = false;
 		}
 		else if (start && running >= pgc_shared->max_workers)
 		{
 			/* only running workers count; one ending wakes the launcher */
+			SpinLockAcquire(&slot->mutex);
 			slot->state = PGC_STATE_WAITING;
+			SpinLockRelease(&slot->mutex);
 			waiting = true;
 			start = false;
 		}
-		SpinLockRelease(&slot->mutex);
 		if (waiting && !warned)
 		{
 			ereport(WARNING,

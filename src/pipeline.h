@@ -8,7 +8,13 @@
  * for which pipeline, and the launcher's request fields.  Each slot's
  * mutex (a spinlock) guards its status fields, which only the slot's
  * worker writes while it runs (the slot check, check.c, while none runs);
- * readers copy them under the mutex.
+ * readers copy them under the mutex.  Nothing but assignments and copies
+ * happens under a mutex: values are computed and texts formatted before.
+ *
+ * Waiting for a slot to change (wait_for_pipeline, stopping a worker)
+ * sleeps on PgcShared->status_cv, which is broadcast, after the mutex is
+ * released, whenever a slot's worker comes or goes, its state or phase
+ * changes, its marker_lsn advances, or the slot is given to a pipeline.
  *
  * There are more slots than pgconduit.max_pipelines: a slot also keeps the
  * status of a pipeline that is stopped, failed or done, so that its last
@@ -22,6 +28,7 @@
 
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
@@ -100,6 +107,7 @@ typedef struct PgcSlot
 typedef struct PgcShared
 {
 	LWLock	   *lock;
+	ConditionVariable status_cv;	/* a slot changed: see above */
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	int			max_workers;	/* pgconduit.max_pipelines */
@@ -121,8 +129,10 @@ extern void pgc_restart_at_commit(const char *name);
 extern void pgc_stop_workers(Oid dboid, const char *name, bool wait,
 							 bool mark_stop);
 extern void pgc_stop_at_commit(const char *name);
-extern void pgc_slot_update_failure(PgcSlot *slot, bool retry,
-									TimestampTz now);
+extern void pgc_slot_fail(PgcSlot *slot, const char *message, bool retry,
+						  const char *position, const char *table);
+extern void pgc_status_changed(void);
+extern bool pgc_status_sleep(TimestampTz deadline, const char *wait_event);
 extern int	pgc_running_workers(void);
 extern void pgc_slot_note_retained(PgcSlot *slot, const char *name,
 								   XLogRecPtr flush, XLogRecPtr restart,

@@ -24,9 +24,11 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "replication/slot.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -34,7 +36,9 @@
 #include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
+#include "compat.h"
 #include "pgconduit.h"
 #include "pipeline.h"
 #include "tables.h"
@@ -91,6 +95,7 @@ pgc_shmem_startup(void)
 	{
 		memset(pgc_shared, 0, pgc_shmem_size());
 		pgc_shared->lock = &(GetNamedLWLockTranche("pgconduit"))->lock;
+		ConditionVariableInit(&pgc_shared->status_cv);
 		pgc_shared->nslots = PGC_NSLOTS(pgc_max_pipelines);
 		pgc_shared->max_workers = pgc_max_pipelines;
 		for (int i = 0; i < pgc_shared->nslots; i++)
@@ -250,21 +255,59 @@ pgc_stop_at_commit(const char *name)
 }
 
 /*
+ * Wake every backend waiting for a slot to change: the caller changed a
+ * slot's worker, state, phase or marker_lsn, and released its mutex.
+ */
+void
+pgc_status_changed(void)
+{
+	if (pgc_shared != NULL)
+		ConditionVariableBroadcast(&pgc_shared->status_cv);
+}
+
+/*
+ * Sleep until a slot changes or deadline passes; false once it has passed.
+ * The caller has called ConditionVariablePrepareToSleep() on status_cv
+ * before checking what it waits for, so that no change is missed, and calls
+ * ConditionVariableCancelSleep() when done.  Interrupts (a cancel,
+ * statement_timeout, a terminate) are served while sleeping.
+ */
+bool
+pgc_status_sleep(TimestampTz deadline, const char *wait_event)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		ms;
+
+	if (now >= deadline)
+		return false;
+	/* a WaitLatch timeout is an int of milliseconds */
+	ms = Min((deadline - now + 999) / 1000, (int64) PG_INT32_MAX);
+	(void) ConditionVariableTimedSleep(&pgc_shared->status_cv, (long) ms,
+									   pgc_wait_event(wait_event));
+	return true;
+}
+
+/*
  * Signal the workers of database dboid (only pipeline name's, if given) to
- * stop; with wait, wait until they are gone.  With mark_stop, the launcher
- * does not start them again until the catalog says so; without, it does
- * after the usual pause.
+ * stop; with wait, wait until they are gone, woken as each one exits.
+ * With mark_stop, the launcher does not start them again until the catalog
+ * says so; without, it does after the usual pause.
  */
 void
 pgc_stop_workers(Oid dboid, const char *name, bool wait, bool mark_stop)
 {
 	TimestampTz deadline = GetCurrentTimestamp() + 30 * USECS_PER_SEC;
+	List	   *signalled = NIL;
 
 	if (pgc_shared == NULL)
 		return;
+	if (wait)
+		ConditionVariablePrepareToSleep(&pgc_shared->status_cv);
 	for (;;)
 	{
 		bool		running = false;
+		List	   *pids = NIL;
+		ListCell   *lc;
 
 		LWLockAcquire(pgc_shared->lock, LW_SHARED);
 		for (int i = 0; i < pgc_shared->nslots; i++)
@@ -280,45 +323,78 @@ pgc_stop_workers(Oid dboid, const char *name, bool wait, bool mark_stop)
 				slot->stop_requested = true;
 			pid = slot->pid;
 			SpinLockRelease(&slot->mutex);
-			if (pid > 0)
-			{
-				kill(pid, SIGTERM);
+			/* one being started is signalled once it has come up */
+			if (pid != 0)
 				running = true;
-			}
-			else if (pid < 0)
-				running = true;
+			if (pid > 0 && !list_member_int(signalled, pid))
+				pids = lappend_int(pids, pid);
 		}
 		LWLockRelease(pgc_shared->lock);
+		foreach(lc, pids)
+		{
+			kill(lfirst_int(lc), SIGTERM);
+			signalled = lappend_int(signalled, lfirst_int(lc));
+		}
+		list_free(pids);
 		if (!wait || !running)
-			return;
-		if (GetCurrentTimestamp() > deadline)
+			break;
+		if (!pgc_status_sleep(deadline, "PgconduitStopWorker"))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
 					 errmsg("pipeline worker did not stop within 30 seconds")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
+	if (wait)
+		ConditionVariableCancelSleep();
+	list_free(signalled);
 }
 
 /*
- * Record a failure in slot at time now: with retry, schedule the next
- * attempt with exponential backoff (1 s doubling to 60 s).  Caller holds
- * the mutex.
+ * Record a failure of slot's pipeline, for pgconduit.status and the
+ * launcher: state failed, message as its last error (clipped to a whole
+ * character), the time, the position and table of the record at fault if
+ * known (else left as they are), and whether retrying can help and when
+ * (exponential backoff, 1 s doubling to 60 s).  The one place a failure is
+ * recorded; values are computed before the mutex is taken.
  */
 void
-pgc_slot_update_failure(PgcSlot *slot, bool retry, TimestampTz now)
+pgc_slot_fail(PgcSlot *slot, const char *message, bool retry,
+			  const char *position, const char *table)
 {
+	TimestampTz now = GetCurrentTimestamp();
+	char		text[PGC_ERROR_LEN];
+	char		pos[PGC_POSITION_LEN + 1];
+	char		tab[sizeof(slot->error_table)];
+	int			len;
+	int			failures;
 	int			delay;
 
+	len = pg_mbcliplen(message, strlen(message), PGC_ERROR_LEN - 1);
+	memcpy(text, message, len);
+	text[len] = '\0';
+	if (position != NULL)
+		strlcpy(pos, position, sizeof(pos));
+	if (table != NULL)
+		strlcpy(tab, table, sizeof(tab));
+
+	SpinLockAcquire(&slot->mutex);
+	failures = slot->failures;
+	SpinLockRelease(&slot->mutex);
+	delay = 1 << Min(failures, 6);
+
+	SpinLockAcquire(&slot->mutex);
 	slot->state = PGC_STATE_FAILED;
 	slot->retry = retry;
 	slot->errors++;
-	slot->failures++;
-	delay = 1 << Min(slot->failures - 1, 6);
+	slot->failures = failures + 1;
 	slot->retry_at = now + (int64) Min(delay, 60) * USECS_PER_SEC;
 	slot->last_error_at = now;
+	memcpy(slot->last_error, text, len + 1);
+	if (position != NULL)
+		memcpy(slot->error_position, pos, sizeof(pos));
+	if (table != NULL)
+		memcpy(slot->error_table, tab, sizeof(tab));
+	SpinLockRelease(&slot->mutex);
+	pgc_status_changed();
 }
 
 /*
@@ -375,6 +451,59 @@ pgc_slot_note_retained(PgcSlot *slot, const char *name, XLogRecPtr flush,
 }
 
 /*
+ * Wait (at most 10 seconds) until no process uses a replication slot of
+ * database dboid: the walsenders of stopped workers are going away.  Each
+ * slot's active_cv wakes us as its user lets go, as it does the backends
+ * that wait to drop a slot.
+ */
+static void
+pgc_wait_db_slots_inactive(Oid dboid)
+{
+	TimestampTz deadline = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
+
+	for (;;)
+	{
+		ReplicationSlot *busy = NULL;
+		pid_t		pid = 0;
+
+		LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+		for (int i = 0; i < max_replication_slots && busy == NULL; i++)
+		{
+			ReplicationSlot *s = &ReplicationSlotCtl->replication_slots[i];
+
+			if (!s->in_use)
+				continue;
+			SpinLockAcquire(&s->mutex);
+			if (s->data.database == dboid && s->active_pid != 0)
+				busy = s;
+			SpinLockRelease(&s->mutex);
+		}
+		LWLockRelease(ReplicationSlotControlLock);
+		if (busy == NULL)
+			break;
+
+		/* sleep unless it let go between the look and the sleep */
+		ConditionVariablePrepareToSleep(&busy->active_cv);
+		SpinLockAcquire(&busy->mutex);
+		if (busy->in_use && busy->data.database == dboid)
+			pid = busy->active_pid;
+		SpinLockRelease(&busy->mutex);
+		if (pid != 0)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (now >= deadline)
+				break;
+			(void) ConditionVariableTimedSleep(&busy->active_cv,
+											   (long) ((deadline - now + 999) / 1000),
+											   WAIT_EVENT_REPLICATION_SLOT_DROP);
+		}
+		ConditionVariableCancelSleep();
+	}
+	ConditionVariableCancelSleep();
+}
+
+/*
  * object_access_hook: before DROP DATABASE counts the sessions in the
  * database, and while DROP EXTENSION pgconduit runs, stop the workers it
  * would otherwise wait for or leave behind; a rescan at the end of the
@@ -390,9 +519,6 @@ pgc_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		return;
 	if (classId == DatabaseRelationId)
 	{
-		int			nslots;
-		int			nactive;
-
 		/*
 		 * DROP DATABASE refuses a database with sessions or active logical
 		 * slots: stop the workers connected to it and wait until their
@@ -400,16 +526,7 @@ pgc_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		 * starts them again.
 		 */
 		pgc_stop_workers(objectId, NULL, true, false);
-		for (int i = 0; i < 1000; i++)
-		{
-			(void) ReplicationSlotsCountDBSlots(objectId, &nslots, &nactive);
-			if (nactive == 0)
-				break;
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 10, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
+		pgc_wait_db_slots_inactive(objectId);
 	}
 	else if (classId == ExtensionRelationId &&
 			 objectId == get_extension_oid("pgconduit", true))

@@ -225,6 +225,7 @@ pgc_stream_finish(PgcWorker *w, PgcStream *st)
 	/* every transaction the batch completes is applied */
 	w->slot->marker_lsn = Max(w->slot->marker_lsn, st->pending_complete);
 	SpinLockRelease(&w->slot->mutex);
+	pgc_status_changed();
 	if (st->pending_complete > st->confirmed)
 	{
 		st->confirmed = st->pending_complete;
@@ -360,6 +361,7 @@ pgc_stream_start(PgcWorker *w, PgcStream *st)
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->marker_lsn = Max(w->slot->marker_lsn, st->confirmed);
 	SpinLockRelease(&w->slot->mutex);
+	pgc_status_changed();
 
 	st->per_message = Min(64, Max(1, w->batch_limit / 16));
 	res = pgc_pq_exec(w->repl, "source", pgc_stream_command(w, st->per_message),
@@ -515,6 +517,7 @@ pgc_stream_settle(PgcWorker *w, PgcStream *st)
 	}
 	w->slot->source_lsn = Max(w->slot->source_lsn, st->wal_end);
 	SpinLockRelease(&w->slot->mutex);
+	pgc_status_changed();
 	if (!st->in_txn)
 		st->pending_marker = InvalidXLogRecPtr;
 	if (done > st->confirmed)

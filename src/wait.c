@@ -108,6 +108,7 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	int64		usecs;
 	Oid			owner;
+	bool		done = false;
 
 	pgc_check_admin();
 	/* it reads the catalog, which must be this library's version */
@@ -155,9 +156,15 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 
 	if (pgc_shared == NULL)
 		PG_RETURN_BOOL(false);
+
+	/*
+	 * Sleep until the pipeline's slot changes -- its worker broadcasts as
+	 * it applies, fails or ends, the launcher as it gives the slot -- and
+	 * look again.  Preparing to sleep before looking loses no wakeup.
+	 */
+	ConditionVariablePrepareToSleep(&pgc_shared->status_cv);
 	for (;;)
 	{
-		bool		done = false;
 		bool		failed = false;
 		PgcSlot    *slot;
 
@@ -175,15 +182,12 @@ pgconduit_wait_for_pipeline(PG_FUNCTION_ARGS)
 			SpinLockRelease(&slot->mutex);
 		}
 		LWLockRelease(pgc_shared->lock);
-		if (done)
-			PG_RETURN_BOOL(true);
-		if (failed || GetCurrentTimestamp() >= deadline)
-			PG_RETURN_BOOL(false);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (done || failed ||
+			!pgc_status_sleep(deadline, "PgconduitWaitForPipeline"))
+			break;
 	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_BOOL(done);
 }
 
 /*

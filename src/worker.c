@@ -53,6 +53,7 @@ pgc_status_phase(PgcWorker *w, PgcState state, PgcPhase phase)
 	w->slot->state = state;
 	w->slot->phase = phase;
 	SpinLockRelease(&w->slot->mutex);
+	pgc_status_changed();
 }
 
 /*
@@ -79,6 +80,8 @@ pgc_worker_exit(int code, Datum arg)
 		slot->retry_at = now + USECS_PER_SEC;
 	}
 	SpinLockRelease(&slot->mutex);
+	/* those stopping the worker wait for this */
+	pgc_status_changed();
 }
 
 /*
@@ -412,8 +415,9 @@ pgc_run(PgcWorker *w)
 		strlcpy(w->position, position, sizeof(w->position));
 		SpinLockAcquire(&w->slot->mutex);
 		w->slot->marker_lsn = Max(w->slot->marker_lsn, cut);
-		strlcpy(w->slot->applied_position, position, PGC_POSITION_LEN + 1);
+		memcpy(w->slot->applied_position, position, PGC_POSITION_LEN + 1);
 		SpinLockRelease(&w->slot->mutex);
+		pgc_status_changed();
 	}
 
 	if (!src->cdc)
@@ -427,16 +431,16 @@ pgc_run(PgcWorker *w)
 
 /*
  * Record an error in the slot: state failed, the message with its detail
- * and hint, and whether retrying can help (lost connections, a server
- * shutting down, resources that may free up), so the launcher knows.
+ * and hint, the record at fault if the destination rejected one, and
+ * whether retrying can help (lost connections, a server shutting down,
+ * resources that may free up), so the launcher knows.
  */
 static void
-pgc_record_error(PgcSlot *slot, ErrorData *edata)
+pgc_record_error(PgcWorker *w, ErrorData *edata)
 {
 	StringInfoData buf;
 	int			class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 	bool		retry;
-	TimestampTz now;
 
 	retry = (class == ERRCODE_CONNECTION_EXCEPTION ||
 			 class == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ||
@@ -461,11 +465,7 @@ pgc_record_error(PgcSlot *slot, ErrorData *edata)
 	if (edata->context)
 		appendStringInfo(&buf, "\nCONTEXT: %s", edata->context);
 
-	now = GetCurrentTimestamp();
-	SpinLockAcquire(&slot->mutex);
-	pgc_slot_update_failure(slot, retry, now);
-	strlcpy(slot->last_error, buf.data, PGC_ERROR_LEN);
-	SpinLockRelease(&slot->mutex);
+	pgc_slot_fail(w->slot, buf.data, retry, w->failed_position, w->failed_table);
 }
 
 /* Entry point of a pipeline worker; main_arg is its slot's index */
@@ -490,6 +490,8 @@ pgconduit_worker_main(Datum main_arg)
 	slot->error_position[0] = '\0';
 	slot->error_table[0] = '\0';
 	SpinLockRelease(&slot->mutex);
+	/* one stopping the pipeline signals the worker once it is up */
+	pgc_status_changed();
 	pgc_my_slot = slot;
 	before_shmem_exit(pgc_worker_exit, (Datum) 0);
 
@@ -518,6 +520,7 @@ pgconduit_worker_main(Datum main_arg)
 		slot->state = PGC_STATE_STOPPED;
 		slot->stop_requested = true;
 		SpinLockRelease(&slot->mutex);
+		pgc_status_changed();
 		proc_exit(0);
 	}
 	/* two batches may be held at once: one applied, one being read */
@@ -536,7 +539,7 @@ pgconduit_worker_main(Datum main_arg)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		pgc_record_error(slot, edata);
+		pgc_record_error(w, edata);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -74,6 +74,10 @@ typedef struct PgcWorker
 	PgcTable  **pending_tables; /* its records' tables */
 	int			pending_n;
 	int			pending_size;
+
+	/* the record the destination rejected, once it has (else NULL) */
+	char	   *failed_position;
+	char	   *failed_table;
 } PgcWorker;
 
 /*
