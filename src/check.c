@@ -48,6 +48,7 @@ typedef struct PgcCheckTarget
 {
 	char		name[NAMEDATALEN];
 	Oid			owner;
+	bool		need_password;	/* owner is not a superuser */
 } PgcCheckTarget;
 
 /* An LSN as the source prints it (%X/%X); invalid for NULL */
@@ -93,10 +94,14 @@ pgc_measure_slot(PGconn *conn, const char *slot_name, XLogRecPtr *flush,
 	PQclear(res);
 }
 
-/* The source config of pipeline name, or NULL if it is gone */
+/*
+ * The source config of pipeline t, or NULL if it is gone; also whether its
+ * owner must use a password, which takes the catalog, so a transaction.
+ */
 static PgcSourceConfig *
-pgc_check_source(const char *name)
+pgc_check_source(PgcCheckTarget *t)
 {
+	const char *name = t->name;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	PgcSourceConfig *src = NULL;
@@ -125,6 +130,7 @@ pgc_check_source(const char *name)
 			if (!isnull)
 				src = pgc_source_config_parse(name, DatumGetJsonbPCopy(config));
 			MemoryContextSwitchTo(old);
+			t->need_password = !superuser_arg(t->owner);
 		}
 	}
 	SPI_finish();
@@ -149,7 +155,7 @@ pgc_check_one(Oid dboid, PgcCheckTarget *t, PgcSourceConfig *src)
 
 	/* as the pipeline's worker would: its owner's rules, before and after */
 	conn = pgc_pq_try_connect(src->url, false, "pgconduit slot check", "source",
-							  !superuser_arg(t->owner), &err, NULL);
+							  t->need_password, &err, NULL);
 	if (conn == NULL)
 	{
 		ereport(LOG,
@@ -194,7 +200,7 @@ pgc_check_guarded(Oid dboid, PgcCheckTarget *t, MemoryContext cxt)
 	pgstat_report_activity(STATE_RUNNING, "checking a replication slot");
 	PG_TRY();
 	{
-		PgcSourceConfig *src = pgc_check_source(t->name);
+		PgcSourceConfig *src = pgc_check_source(t);
 
 		if (src != NULL && src->cdc)
 			pgc_check_one(dboid, t, src);
