@@ -519,7 +519,9 @@ pgc_snapshot_cursor(PgcTable *t, List *cols, PgcValueKind *kinds, bool any_json)
 	bool		first;
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT pg_catalog.to_jsonb(k.*)::pg_catalog.text, pg_catalog.to_jsonb(r.*)::pg_catalog.text, ");
+	/* a keyless table's records carry a null key, as its changes do */
+	appendStringInfo(&sql, "DECLARE pgconduit_snapshot NO SCROLL CURSOR FOR SELECT %s, pg_catalog.to_jsonb(r.*)::pg_catalog.text, ",
+					 t->key != NIL ? "pg_catalog.to_jsonb(k.*)::pg_catalog.text" : "NULL::pg_catalog.text");
 	if (any_json)
 	{
 		appendStringInfoString(&sql, "pg_catalog.array_to_json(pg_catalog.array_remove(ARRAY[");
@@ -551,7 +553,7 @@ pgc_snapshot_cursor(PgcTable *t, List *cols, PgcValueKind *kinds, bool any_json)
 		appendStringInfo(&sql, " END AS x%d", foreach_current_index(lc));
 	}
 	appendStringInfoString(&sql, ") l");
-	for (int part = 0; part < 2; part++)
+	for (int part = t->key != NIL ? 0 : 1; part < 2; part++)
 	{
 		appendStringInfoString(&sql, ", LATERAL (SELECT ");
 		first = true;
@@ -601,7 +603,10 @@ pgc_snapshot_add_row(PgcWorker *w, PgcTable *t, PGresult *res, int i,
 		escape_json(rec, PQgetvalue(res, i, 2));
 	}
 	appendStringInfoString(rec, "},\"key\":");
-	appendBinaryStringInfo(rec, PQgetvalue(res, i, 0), PQgetlength(res, i, 0));
+	if (PQgetisnull(res, i, 0))
+		appendStringInfoString(rec, "null");
+	else
+		appendBinaryStringInfo(rec, PQgetvalue(res, i, 0), PQgetlength(res, i, 0));
 	appendStringInfoString(rec, ",\"payload\":{\"before\":null,\"after\":");
 	appendBinaryStringInfo(rec, PQgetvalue(res, i, 1), PQgetlength(res, i, 1));
 	appendStringInfoString(rec, "}}");

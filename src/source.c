@@ -387,15 +387,23 @@ pgc_source_check_key(PgcWorker *w, PgcTable *t)
 void
 pgc_source_check_tables(PgcWorker *w)
 {
-	PGresult   *res = pgc_source_find(w);
 	ListCell   *lc;
 
-	pgc_source_verify(w, res);
-	PQclear(res);
+	if (w->src->table != NULL)
+	{
+		PGresult   *res = pgc_source_find(w);
+
+		pgc_source_verify(w, res);
+		PQclear(res);
+	}
 	foreach(lc, w->tables)
 	{
-		pgc_source_check_logged(w, lfirst(lc));
-		pgc_source_check_identity(w, lfirst(lc));
+		PgcTable   *t = lfirst(lc);
+
+		if (t->state != PGC_TABLE_SNAPSHOT && t->state != PGC_TABLE_STREAMING)
+			continue;
+		pgc_source_check_logged(w, t);
+		pgc_source_check_identity(w, t);
 	}
 	w->table_checked = GetCurrentTimestamp();
 }
@@ -555,6 +563,15 @@ pgc_source_prepare(PgcWorker *w)
 	PgcTable   *t;
 	List	   *all;
 
+	if (w->src->tables != NIL)
+	{
+		/* CDC's needs first: a table is checked against them */
+		if (w->src->cdc)
+			pgc_source_check_cdc(w);
+		pgc_tables_resolve(w);
+		w->table_checked = GetCurrentTimestamp();
+		return;
+	}
 	t = pgc_source_find_table(w);
 	w->tables = list_make1(t);
 	w->table_checked = GetCurrentTimestamp();
@@ -745,6 +762,9 @@ pgc_source_ensure_replication_slot(PgcWorker *w)
 void
 pgc_source_ensure_slot(PgcWorker *w)
 {
-	pgc_source_ensure_publication(w, linitial(w->tables));
+	if (w->src->tables != NIL)
+		pgc_tables_publication(w);
+	else
+		pgc_source_ensure_publication(w, linitial(w->tables));
 	pgc_source_ensure_replication_slot(w);
 }

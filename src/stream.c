@@ -315,6 +315,49 @@ pgc_stream_slot_confirmed(PgcWorker *w)
 }
 
 /*
+ * The START_REPLICATION command of a source with "tables": its tables by
+ * OID, each with its own key (the plugin's default, the table's primary
+ * key or identity), the tables skipped left out.
+ */
+static char *
+pgc_stream_command_tables(PgcWorker *w, int per_message)
+{
+	StringInfoData cmd;
+	StringInfoData oids;
+	StringInfoData skipped;
+	ListCell   *lc;
+
+	initStringInfo(&oids);
+	initStringInfo(&skipped);
+	foreach(lc, w->tables)
+	{
+		PgcTable   *t = lfirst(lc);
+		StringInfo	buf = t->state == PGC_TABLE_SKIPPED ? &skipped : &oids;
+
+		appendStringInfo(buf, "%s%u", buf->len > 0 ? "," : "", t->relid);
+	}
+	initStringInfo(&cmd);
+	appendStringInfo(&cmd,
+					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'",
+					 quote_identifier(w->src->slot_name), per_message);
+	if (oids.len > 0)
+		appendStringInfo(&cmd, ", \"table_oids\" %s", quote_literal_cstr(oids.data));
+	else
+	{
+		StringInfoData items;
+
+		initStringInfo(&items);
+		foreach(lc, w->src->tables)
+			appendStringInfo(&items, "%s%s", items.len > 0 ? "," : "", (char *) lfirst(lc));
+		appendStringInfo(&cmd, ", \"follow_tables\" %s", quote_literal_cstr(items.data));
+	}
+	if (skipped.len > 0)
+		appendStringInfo(&cmd, ", \"exclude_oids\" %s", quote_literal_cstr(skipped.data));
+	appendStringInfoChar(&cmd, ')');
+	return cmd.data;
+}
+
+/*
  * The START_REPLICATION command.  The changes of a partitioned table's
  * partitions arrive under the table's own name, in its columns
  * (via_partition_root).  The table is selected by OID alone: the
@@ -331,6 +374,8 @@ pgc_stream_command(PgcWorker *w, int per_message)
 	StringInfoData cmd;
 	char		oid[12];
 
+	if (w->src->tables != NIL)
+		return pgc_stream_command_tables(w, per_message);
 	initStringInfo(&cmd);
 	appendStringInfo(&cmd,
 					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"table_oids\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'",
@@ -371,7 +416,8 @@ pgc_stream_start(PgcWorker *w, PgcStream *st)
 	PQclear(res);
 	pgc_batch_reset(w);
 	/* records go to the table the pipeline writes to, whatever the name */
-	w->batch_table = ((PgcTable *) linitial(w->tables))->target;
+	w->batch_table = w->src->tables != NIL ? NULL :
+		((PgcTable *) linitial(w->tables))->target;
 
 	/* one wait set for the stream: the latch, the source, the destination */
 	st->ws = pgc_create_wait_event_set(4);

@@ -177,7 +177,8 @@ pgc_record_source_table(PgcWorker *w)
 	PgcTable   *t = linitial(w->tables);
 	char		oid[12];
 
-	if (w->started_relid != NULL)
+	/* a source of "tables" keeps its tables in pgconduit.progress_table */
+	if (w->started_relid != NULL || w->src->tables != NIL)
 		return;
 	params[0] = w->pipeline_id;
 	params[1] = pgc_table_oid(t, oid);
@@ -362,15 +363,6 @@ pgc_run(PgcWorker *w)
 	char		position[PGC_POSITION_LEN + 1];
 
 	pgc_status_phase(w, PGC_STATE_STARTING, PGC_PHASE_CONNECT);
-	/* the worker reads one table; a source of "tables" is refused, loudly */
-	if (src->table == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("pipeline \"%s\" cannot run a source configured with \"tables\"",
-						w->name),
-				 errdetail("This version of the pipeline worker reads sources of one \"table\" only."),
-				 errhint("Give the source one \"table\" with pgconduit.alter_connector(), then run pgconduit.start_pipeline('%s').",
-						 w->name)));
 	/* the owner may have lost the right to run pipelines since */
 	StartTransactionCommand();
 	pgc_check_admin();
@@ -385,7 +377,7 @@ pgc_run(PgcWorker *w)
 	pgc_destination_table(w);
 	pgc_register_tables(w);
 	/* progress recorded before the source table was (pgconduit 0.1) */
-	if (w->phase[0] != '\0')
+	if (w->phase[0] != '\0' && src->tables == NIL)
 		pgc_record_source_table(w);
 
 	if (strcmp(w->phase, "done") == 0)
@@ -397,7 +389,14 @@ pgc_run(PgcWorker *w)
 		pgc_source_ensure_slot(w);
 	pgc_status_phase(w, PGC_STATE_RUNNING, PGC_PHASE_CONNECT);
 
-	if (w->phase[0] == '\0' || strcmp(w->phase, "snapshot") == 0)
+	if (src->tables != NIL)
+	{
+		/* each table its own snapshot, also one met again later */
+		if (src->snapshot)
+			pgc_status_phase(w, PGC_STATE_RUNNING, PGC_PHASE_SNAPSHOT);
+		pgc_tables_snapshot(w);
+	}
+	else if (w->phase[0] == '\0' || strcmp(w->phase, "snapshot") == 0)
 	{
 		if (src->snapshot)
 		{

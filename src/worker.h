@@ -125,6 +125,15 @@ extern XLogRecPtr pgc_snapshot_table(PgcWorker *w, PgcTable *t);
 extern void pgc_snapshot_committed(PgcTable *t);
 extern XLogRecPtr pgc_snapshot_run(PgcWorker *w);
 
+/* tables.c */
+extern void pgc_tables_resolve(PgcWorker *w);
+extern PgcTable *pgc_tables_find(PgcWorker *w, Oid relid, bool *selected);
+extern void pgc_tables_record(PgcWorker *w, PgcTable *t);
+extern XLogRecPtr pgc_tables_snapshot_one(PgcWorker *w, PgcTable *t);
+extern void pgc_tables_snapshot(PgcWorker *w);
+extern void pgc_tables_publication(PgcWorker *w);
+extern void pgc_tables_publish(PgcWorker *w, PgcTable *t);
+
 /* stream.c */
 extern void pgc_stream_run(PgcWorker *w);
 
