@@ -680,7 +680,7 @@ CREATE POLICY progress_table_writer ON pgconduit.progress_table TO pgconduit_adm
 	WITH CHECK (pg_catalog.pg_has_role(writer::pg_catalog.oid, 'USAGE'));
 
 -- Record a source table's state and cut (destination side); the name it
--- was first recorded under stays.
+-- was first recorded under stays, and its snapshot's rows unless given.
 CREATE FUNCTION pgconduit._set_progress_table(p_id text, p_relid oid, p_table text,
 											  p_state text, p_cut pg_lsn,
 											  p_rows bigint, p_late boolean)
@@ -690,10 +690,11 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	INSERT INTO pgconduit.progress_table AS g
 		(pipeline_id, source_relid, source_table, state, cut, snapshot_rows, late, updated_at)
-	VALUES (p_id, p_relid, p_table, p_state, p_cut, p_rows, p_late, now())
+	VALUES (p_id, p_relid, p_table, p_state, p_cut, coalesce(p_rows, 0), p_late, now())
 	ON CONFLICT (pipeline_id, source_relid) DO UPDATE
 		SET state = excluded.state, cut = excluded.cut,
-			snapshot_rows = excluded.snapshot_rows, updated_at = excluded.updated_at;
+			snapshot_rows = coalesce(p_rows, g.snapshot_rows),
+			updated_at = excluded.updated_at;
 END;
 REVOKE ALL ON FUNCTION pgconduit._set_progress_table(text, oid, text, text, pg_lsn, bigint, boolean)
 	FROM PUBLIC;

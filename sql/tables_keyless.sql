@@ -56,6 +56,8 @@ SELECT pgconduit.create_pipeline('tk', 'tk_s', 'tk_d');
 SELECT pgconduit.wait_for_pipeline('tk');
 SELECT pipeline, state, phase, last_error FROM pgconduit.status WHERE pipeline = 'tk';
 SELECT source_table, state, snapshot_rows FROM pgconduit.progress_table ORDER BY source_table;
+SELECT source_table, state, snapshot_rows_done, rows_written FROM pgconduit.status_tables
+ WHERE pipeline = 'tk' ORDER BY source_table;
 SELECT * FROM k.full_t ORDER BY a, b;
 SELECT * FROM k.idx;
 SELECT count(*) AS none_t FROM k.none_t;

@@ -768,11 +768,12 @@ pgc_tables_resolve(PgcWorker *w)
 }
 
 /*
- * Record table t's state, cut and snapshot rows in the destination's
+ * Record table t's state and cut, and the rows of a snapshot just taken
+ * (rows, or -1 to keep those recorded), in the destination's
  * pgconduit.progress_table, in the destination's current transaction.
  */
-void
-pgc_tables_record(PgcWorker *w, PgcTable *t)
+static void
+pgc_tables_record_rows(PgcWorker *w, PgcTable *t, int64 rows_copied)
 {
 	const char *params[7];
 	char		relid[12];
@@ -799,13 +800,23 @@ pgc_tables_record(PgcWorker *w, PgcTable *t)
 	}
 	snprintf(cut, sizeof(cut), "%X/%X", LSN_FORMAT_ARGS(t->cut));
 	params[4] = t->state == PGC_TABLE_SKIPPED ? NULL : cut;
-	snprintf(rows, sizeof(rows), INT64_FORMAT, t->rows_written);
-	params[5] = rows;
+	snprintf(rows, sizeof(rows), INT64_FORMAT, rows_copied);
+	params[5] = rows_copied >= 0 ? rows : NULL;
 	params[6] = t->late ? "true" : "false";
 	PQclear(pgc_pq_exec(w->dest, "destination",
 						"SELECT pgconduit._set_progress_table($1, $2::pg_catalog.oid, $3, $4,"
 						"       $5::pg_catalog.pg_lsn, $6::pg_catalog.int8, $7::pg_catalog.bool)",
 						7, params));
+}
+
+/*
+ * Record table t's state and cut in the destination's
+ * pgconduit.progress_table, in the destination's current transaction.
+ */
+void
+pgc_tables_record(PgcWorker *w, PgcTable *t)
+{
+	pgc_tables_record_rows(w, t, -1);
 }
 
 /*
@@ -827,14 +838,12 @@ pgc_tables_snapshot_one(PgcWorker *w, PgcTable *t)
 	pgstat_report_activity(STATE_RUNNING, psprintf("snapshot of %s", t->qualified));
 	pgc_pq_command(w->dest, "destination", "BEGIN");
 	t->cut = pgc_snapshot_table(w, t);
-	SpinLockAcquire(&w->slot->mutex);
-	t->rows_written = w->slot->snapshot_done;
-	SpinLockRelease(&w->slot->mutex);
 	t->state = PGC_TABLE_STREAMING;
-	pgc_tables_record(w, t);
+	pgc_tables_record_rows(w, t, t->snapshot_rows);
 	if (strcmp(phase, "cdc") == 0)
 		pgc_set_progress(w, phase, position);
 	pgc_pq_command(w->dest, "destination", "COMMIT");
+	pgc_snapshot_committed(t);
 	strlcpy(w->phase, phase, sizeof(w->phase));
 	strlcpy(w->position, position, sizeof(w->position));
 	return t->cut;
@@ -877,7 +886,7 @@ pgc_tables_snapshot(PgcWorker *w)
 
 			if (t->state == PGC_TABLE_SNAPSHOT && !w->src->snapshot)
 			{
-				t->state = PGC_TABLE_STREAMING;
+				pgc_table_set_state(t, PGC_TABLE_STREAMING);
 				t->cut = InvalidXLogRecPtr;
 			}
 			else if (t->state != PGC_TABLE_SKIPPED)

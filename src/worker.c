@@ -347,7 +347,8 @@ pgc_register_tables(PgcWorker *w)
 	{
 		PgcTable   *t = lfirst(lc);
 
-		if (past_snapshot)
+		/* a source of "tables" knows each table's own state */
+		if (past_snapshot && w->src->tables == NIL)
 			t->state = PGC_TABLE_STREAMING;
 		pgc_table_status_register(w, t);
 	}
