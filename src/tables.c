@@ -920,6 +920,7 @@ pgc_tables_snapshot(PgcWorker *w)
 	w->slot->marker_lsn = Max(w->slot->marker_lsn, earliest);
 	strlcpy(w->slot->applied_position, position, PGC_POSITION_LEN + 1);
 	SpinLockRelease(&w->slot->mutex);
+	pgc_status_changed();
 	pgstat_report_activity(STATE_RUNNING, w->src->cdc ? "streaming changes" : NULL);
 }
 
