@@ -808,9 +808,12 @@ END;
 -- progress, in the caller's transaction.  When the batch fails, records
 -- are applied one by one to find the one the destination rejects: with
 -- on_error = dead_letter it goes to pgconduit.dead_letter and the rest are
--- applied; with halt the records before it are applied and it is
--- reported, and nothing after it.  It runs with the caller's search_path,
--- which resolves the records' unqualified table names as write() does.
+-- applied; with halt it is reported and nothing of the batch stays
+-- applied, nor the progress, since the batch may hold part of the source
+-- transaction of the rejected record (the worker then rolls back the
+-- destination transaction the batch continued).  It runs with the
+-- caller's search_path, which resolves the records' unqualified table
+-- names as write() does.
 CREATE FUNCTION pgconduit._apply_batch(p_id text, p_pipeline text, p_records jsonb,
 									   p_table text, p_on_error text,
 									   p_phase text, p_position text,
@@ -831,29 +834,38 @@ BEGIN
 		v_last := p_position;
 	EXCEPTION WHEN OTHERS THEN
 		applied := 0;
-		FOR r IN SELECT e.value FROM pg_catalog.jsonb_array_elements(p_records) e LOOP
-			BEGIN
-				applied := applied OPERATOR(pg_catalog.+) pgconduit._write(r, p_table);
-				v_last := r OPERATOR(pg_catalog.->>) 'position';
-			EXCEPTION WHEN OTHERS THEN
-				GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE,
-					err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
-					err_hint = PG_EXCEPTION_HINT;
-				IF p_on_error OPERATOR(pg_catalog.=) 'dead_letter' THEN
-					INSERT INTO pgconduit.dead_letter
-						(pipeline, position, record, sqlstate, message, detail, hint)
-					VALUES (p_pipeline, r OPERATOR(pg_catalog.->>) 'position', r, err_sqlstate, err_message,
-							CASE WHEN err_detail OPERATOR(pg_catalog.<>) '' THEN err_detail END,
-							CASE WHEN err_hint OPERATOR(pg_catalog.<>) '' THEN err_hint END);
-					dead_letters := dead_letters OPERATOR(pg_catalog.+) 1;
+		BEGIN
+			FOR r IN SELECT e.value FROM pg_catalog.jsonb_array_elements(p_records) e LOOP
+				BEGIN
+					applied := applied OPERATOR(pg_catalog.+) pgconduit._write(r, p_table);
 					v_last := r OPERATOR(pg_catalog.->>) 'position';
-				ELSE
-					failed_position := r OPERATOR(pg_catalog.->>) 'position';
-					failed_table := pgconduit._target_table(p_table, r);
-					EXIT;
-				END IF;
-			END;
-		END LOOP;
+				EXCEPTION WHEN OTHERS THEN
+					GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE,
+						err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
+						err_hint = PG_EXCEPTION_HINT;
+					IF p_on_error OPERATOR(pg_catalog.=) 'dead_letter' THEN
+						INSERT INTO pgconduit.dead_letter
+							(pipeline, position, record, sqlstate, message, detail, hint)
+						VALUES (p_pipeline, r OPERATOR(pg_catalog.->>) 'position', r, err_sqlstate, err_message,
+								CASE WHEN err_detail OPERATOR(pg_catalog.<>) '' THEN err_detail END,
+								CASE WHEN err_hint OPERATOR(pg_catalog.<>) '' THEN err_hint END);
+						dead_letters := dead_letters OPERATOR(pg_catalog.+) 1;
+						v_last := r OPERATOR(pg_catalog.->>) 'position';
+					ELSE
+						failed_position := r OPERATOR(pg_catalog.->>) 'position';
+						failed_table := pgconduit._target_table(p_table, r);
+						EXIT;
+					END IF;
+				END;
+			END LOOP;
+			-- halted: undo the records applied before the rejected one
+			IF failed_position IS NOT NULL THEN
+				RAISE SQLSTATE 'PGCHL';
+			END IF;
+		EXCEPTION WHEN SQLSTATE 'PGCHL' THEN
+			applied := 0;
+			v_last := NULL;
+		END;
 		IF failed_position IS NULL THEN
 			err_sqlstate := NULL;
 			err_message := NULL;

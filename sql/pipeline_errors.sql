@@ -89,7 +89,10 @@ SELECT pgconduit.create_pipeline('pe8', 'pe_missing', 'pe_bare_d');
 SELECT * FROM pe_failure('pe8');
 SELECT pgconduit.drop_pipeline('pe8');
 
--- a record the destination rejects halts the pipeline at that record
+-- a record the destination rejects halts the pipeline at that record;
+-- nothing of its source transaction is applied, though with batch_size 1
+-- it spans three batches, and what is shown as applied is what the
+-- destination recorded
 CREATE TABLE pe_strict (id int PRIMARY KEY, v text CHECK (v <> 'bad'));
 SELECT pgconduit.create_destination('pe_strict_d', jsonb_build_object('table', 'pe_strict',
 	'url', 'dbname=' || current_database(), 'batch_size', 1));
@@ -98,6 +101,9 @@ SELECT pgconduit.wait_for_pipeline('pe9');
 INSERT INTO pe_nosuch VALUES (2, 'two'), (3, 'bad'), (4, 'four');
 SELECT * FROM pe_failure('pe9');
 SELECT error_table, error_position IS NOT NULL AS has_position FROM pgconduit.status WHERE pipeline = 'pe9';
+SELECT s.applied_position = p.position AS applied_is_recorded
+  FROM pgconduit.status s JOIN pgconduit.progress p ON p.pipeline = s.pipeline
+ WHERE s.pipeline = 'pe9';
 SELECT * FROM pe_strict ORDER BY id;
 -- fixed, the pipeline goes on from that record
 ALTER TABLE pe_strict DROP CONSTRAINT pe_strict_v_check;
