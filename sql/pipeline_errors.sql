@@ -116,6 +116,21 @@ SELECT state, split_part(last_error, E'\n', 1) LIKE 'destination rejected the re
   FROM pgconduit.status WHERE pipeline = 'pe9';
 SELECT pgconduit.drop_pipeline('pe9');
 
+-- the same with a transaction inside one batch: none of it is applied
+CREATE TABLE pe_strict2 (id int PRIMARY KEY, v text CHECK (v <> 'worse'));
+SELECT pgconduit.create_destination('pe_strict2_d', jsonb_build_object('table', 'pe_strict2',
+	'url', 'dbname=' || current_database(), 'batch_size', 1000));
+SELECT pgconduit.create_pipeline('pe9b', 'pe_missing', 'pe_strict2_d');
+SELECT pgconduit.wait_for_pipeline('pe9b');
+INSERT INTO pe_nosuch VALUES (5, 'five'), (6, 'worse'), (7, 'seven');
+SELECT * FROM pe_failure('pe9b');
+SELECT s.applied_position = p.position AS applied_is_recorded
+  FROM pgconduit.status s JOIN pgconduit.progress p ON p.pipeline = s.pipeline
+ WHERE s.pipeline = 'pe9b';
+SELECT * FROM pe_strict2 ORDER BY id;
+SELECT pgconduit.drop_pipeline('pe9b');
+DELETE FROM pe_nosuch WHERE id > 4;
+
 -- with on_error = dead_letter the record is set aside and the rest goes on
 CREATE TABLE pe_dl (id int PRIMARY KEY, v text CHECK (v <> 'bad'));
 SELECT pgconduit.create_destination('pe_dl_d', jsonb_build_object('table', 'pe_dl',
