@@ -7,7 +7,9 @@
 # Money moves between the rows of accounts in source transactions of 50
 # changes (and some of 2,000) through batches of 7 records, while a reader
 # on the destination checks the sum of the balances over and over: it
-# never changes, and at the end every change was applied exactly once.  A
+# never changes, and at the end every change was applied exactly once.
+# Each kill comes while the destination is held (by a lock its trigger
+# waits for) in the middle of a transaction of 400 changes.  A
 # record the destination rejects in the middle of a transaction
 # (on_error = halt) leaves nothing of that transaction applied, and
 # pgconduit.status shows where it stopped; once the cause is gone the
@@ -174,13 +176,66 @@ sub check_exact
 		"$what: each change applied exactly once");
 }
 
-# Poll until the pipeline's destination session is inside a transaction
-# that has written (the middle of a source transaction, most often).
-sub wait_dest_in_transaction
+# Hold the destination in the middle of a large source transaction: a
+# trigger there takes an advisory lock, held by a session of the test, at
+# the row the transaction marks 'gate', after 100 of its transfers (three
+# small transactions come before it).  Returns that session, to let go
+# with release().  (The load starts after it: transfers in another order
+# would deadlock.)
+$dst->safe_psql('postgres', q{
+	CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		PERFORM pg_advisory_xact_lock_shared(4242);
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER gate AFTER UPDATE ON accounts
+		FOR EACH ROW WHEN (NEW.note = 'gate') EXECUTE FUNCTION gate();
+	ALTER TABLE accounts ENABLE ALWAYS TRIGGER gate;
+});
+sub hold
 {
-	return $dst->poll_query_until('postgres', q{
-		SELECT count(*) > 0 FROM pg_stat_activity
-		 WHERE application_name = 'pgconduit money' AND backend_xid IS NOT NULL});
+	my ($what) = @_;
+	my $gate = $dst->background_psql('postgres');
+	$gate->query_safe('SELECT pg_advisory_lock(4242)');
+	$src->safe_psql('postgres', qq{
+		DO \$\$
+		BEGIN
+			FOR t IN 1..3 LOOP
+				UPDATE accounts SET balance = balance - t WHERE id = t;
+				UPDATE accounts SET balance = balance + t WHERE id = t + 1;
+				COMMIT;
+			END LOOP;
+			FOR k IN 1..200 LOOP
+				UPDATE accounts SET balance = balance - k WHERE id = k % $accounts + 1;
+				UPDATE accounts SET balance = balance + k WHERE id = (k + 5) % $accounts + 1;
+				IF k = 100 THEN
+					UPDATE accounts SET note = 'gate' WHERE id = 20;
+				END IF;
+			END LOOP;
+			UPDATE accounts SET note = NULL WHERE id = 20;
+		END
+		\$\$;
+	});
+	ok( $dst->poll_query_until('postgres', q{
+			SELECT count(*) > 0 FROM pg_stat_activity
+			 WHERE application_name = 'pgconduit money' AND wait_event = 'advisory'}),
+		"$what: the destination is held in the middle of a transaction");
+	my $progress = $dst->safe_psql('postgres',
+		q{SELECT position FROM pgconduit.progress WHERE pipeline = 'money'});
+	is( $run->safe_psql('postgres',
+			q{SELECT applied_position FROM pgconduit.status WHERE pipeline = 'money'}),
+		$progress, "$what: applied_position is what the destination has committed");
+	return $gate;
+}
+
+# Let the destination go on (if the session holding it is still there)
+sub release
+{
+	my ($gate) = @_;
+	eval {
+		$gate->query_safe('SELECT pg_advisory_unlock(4242)');
+		$gate->quit;
+	};
 }
 
 sub worker_pid
@@ -215,11 +270,12 @@ check_reader($reader, 'transactions of 50 changes in batches of 7');
 
 # 2. kill -9 the worker in the middle of a transaction
 $reader = start_reader();
-my $load = start_load(121, 400);
-ok(wait_dest_in_transaction(), 'worker: the destination is inside a transaction');
+my $gate = hold('worker');
+my $load = start_load(121, 250);
 my $pid = worker_pid();
 ok($pid, 'the worker runs');
 kill 'KILL', $pid if $pid;
+release($gate);
 $load->finish;
 check_exact('worker killed');
 check_reader($reader, 'worker killed');
@@ -228,14 +284,14 @@ check_reader($reader, 'worker killed');
 # server restarts all its sessions, the reader's too, so it starts again
 # as soon as the destination accepts connections.
 $reader = start_reader();
-$load = start_load(401, 700);
-ok(wait_dest_in_transaction(), 'destination backend: the destination is inside a transaction');
+$gate = hold('destination backend');
+$load = start_load(251, 380);
 my $backend = $dst->safe_psql('postgres',
 	q{SELECT pid FROM pg_stat_activity WHERE application_name = 'pgconduit money'});
 ok($backend, 'the pipeline has a destination backend');
 kill 'KILL', $backend if $backend;
+release($gate);
 $reader->{h}->finish;    # the crash ended it
-my ($checks_before) = $reader->{err} =~ /reader checks: (\d+)/;
 my @broken_before = $reader->{err} =~ /(invariant broken: sum \S+)/g;
 is(scalar(@broken_before), 0, 'destination backend: no broken sum before the kill');
 $dst->poll_query_until('postgres', 'SELECT true');
@@ -246,17 +302,23 @@ check_reader($reader, 'destination backend killed');
 
 # 4. kill -9 the runner's postmaster (with the worker) in the middle
 $reader = start_reader();
-$load = start_load(701, 1000);
-ok(wait_dest_in_transaction(), 'runner: the destination is inside a transaction');
+$gate = hold('runner');
+$load = start_load(381, 510);
 ok(kill9_and_restart($run), 'runner restarted after kill -9');
+release($gate);
 $load->finish;
 check_exact('runner server killed');
 check_reader($reader, 'runner server killed');
 
 # 5. kill -9 the destination's postmaster in the middle
-$load = start_load(1001, 1300);
-ok(wait_dest_in_transaction(), 'destination server: the destination is inside a transaction');
+$reader = start_reader();
+$gate = hold('destination server');
+$load = start_load(511, 640);
 ok(kill9_and_restart($dst), 'destination restarted after kill -9');
+$reader->{h}->finish;    # the crash ended it
+release($gate);
+@broken_before = $reader->{err} =~ /(invariant broken: sum \S+)/g;
+is(scalar(@broken_before), 0, 'destination server: no broken sum before the kill');
 $reader = start_reader();
 $load->finish;
 check_exact('destination server killed');
