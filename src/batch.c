@@ -30,6 +30,36 @@ pgc_batch_reset(PgcWorker *w)
 	w->nbatch = 0;
 	w->is_sealed = false;
 	w->batch_last[0] = '\0';
+	w->batch_continues = false;
+	w->batch_cut = -1;
+	w->send_count = -1;
+}
+
+/*
+ * Keep only the batch's records from the n-th on, those not sent: they
+ * move to the front.  Each record starts at an int-aligned offset, so
+ * moving them by one keeps them aligned.
+ */
+static void
+pgc_batch_keep_from(PgcWorker *w, int n)
+{
+	uint32		start = INTALIGN(w->batch_ends[n - 1]);
+
+	memmove(w->batch.data, w->batch.data + start, w->batch.len - start);
+	w->batch.len -= start;
+	w->batch.data[w->batch.len] = '\0';
+	for (int i = n; i < w->nbatch; i++)
+	{
+		w->batch_ends[i - n] = w->batch_ends[i] - start;
+		w->batch_tables[i - n] = w->batch_tables[i];
+	}
+	w->nbatch -= n;
+	/* a bound below the first record kept: the last one sent */
+	strlcpy(w->batch_first, w->send_last, sizeof(w->batch_first));
+	w->is_sealed = false;
+	w->batch_continues = false;
+	w->batch_cut = -1;
+	w->send_count = -1;
 }
 
 /*
@@ -86,20 +116,21 @@ pgc_batch_add(PgcWorker *w, PgcTable *t, const char *record, int len,
 }
 
 /*
- * Lay the batch's records out as the root container of a jsonb array:
- * header, one entry per element, the elements.  Callers seal a batch
- * before they wait for the one in flight.
+ * Lay the batch's records out (or the first send_count of them) as the
+ * root container of a jsonb array: header, one entry per element, the
+ * elements.  Callers seal a batch before they wait for the one in flight.
  */
 void
 pgc_batch_seal(PgcWorker *w)
 {
-	uint32		header = (uint32) w->nbatch | JB_FARRAY;
+	int			n = w->send_count >= 0 ? w->send_count : w->nbatch;
+	uint32		header = (uint32) n | JB_FARRAY;
 
 	if (w->is_sealed)
 		return;
 	resetStringInfo(&w->sealed);
 	appendBinaryStringInfo(&w->sealed, (char *) &header, sizeof(header));
-	for (int i = 0; i < w->nbatch; i++)
+	for (int i = 0; i < n; i++)
 	{
 		JEntry		e = JENTRY_ISCONTAINER;
 
@@ -109,7 +140,8 @@ pgc_batch_seal(PgcWorker *w)
 			e |= w->batch_ends[i] - w->batch_ends[i - 1];
 		appendBinaryStringInfo(&w->sealed, (char *) &e, sizeof(e));
 	}
-	appendBinaryStringInfo(&w->sealed, w->batch.data, w->batch.len);
+	appendBinaryStringInfo(&w->sealed, w->batch.data, n > 0 ? w->batch_ends[n - 1] : 0);
+	w->sealed_count = n;
 	w->is_sealed = true;
 }
 
@@ -118,7 +150,9 @@ pgc_batch_seal(PgcWorker *w)
  * progress in one call (and, outside an explicit transaction, one
  * transaction); pgc_batch_finish() reads the outcome.  The jsonb goes in
  * its binary layout, which pgconduit._jsonb_from_bytes() checks.  The
- * batch may be refilled at once: libpq has copied its bytes.
+ * batch may be refilled at once: libpq has copied its bytes.  When only
+ * the first send_count records were sealed, the others stay, as the start
+ * of the next batch.
  */
 void
 pgc_batch_send(PgcWorker *w, const char *phase)
@@ -137,13 +171,15 @@ pgc_batch_send(PgcWorker *w, const char *phase)
 	params[3] = w->dst->table ? w->dst->table : w->batch_table;
 	params[4] = w->dst->on_error == PGC_ON_ERROR_DEAD_LETTER ? "dead_letter" : "halt";
 	params[5] = phase;
-	params[6] = w->batch_last;
+	params[6] = w->sealed_count < w->nbatch ? w->send_last : w->batch_last;
 	pgc_pq_send_prepared(w->dest, "destination", "pgconduit_apply",
 						 7, params, lengths, formats);
 	w->batch_pending = true;
 	w->pending_snapshot = (strcmp(phase, "snapshot") == 0);
+	w->pending_in_txn = w->dest_in_txn;
+	w->pending_commit = false;
 	strlcpy(w->pending_first, w->batch_first, sizeof(w->pending_first));
-	strlcpy(w->pending_last, w->batch_last, sizeof(w->pending_last));
+	strlcpy(w->pending_last, params[6], sizeof(w->pending_last));
 	/* which table each record is of, to count what the destination applies */
 	if (w->pending_size < w->nbatch)
 	{
@@ -152,9 +188,12 @@ pgc_batch_send(PgcWorker *w, const char *phase)
 			repalloc(w->pending_tables, w->pending_size * sizeof(PgcTable *)) :
 			MemoryContextAlloc(TopMemoryContext, w->pending_size * sizeof(PgcTable *));
 	}
-	memcpy(w->pending_tables, w->batch_tables, w->nbatch * sizeof(PgcTable *));
-	w->pending_n = w->nbatch;
-	pgc_batch_reset(w);
+	memcpy(w->pending_tables, w->batch_tables, w->sealed_count * sizeof(PgcTable *));
+	w->pending_n = w->sealed_count;
+	if (w->sealed_count < w->nbatch)
+		pgc_batch_keep_from(w, w->sealed_count);
+	else
+		pgc_batch_reset(w);
 }
 
 /*
@@ -206,10 +245,12 @@ pgc_batch_uncount_dead(PgcWorker *w, int64 dead)
  * Count per table the records of the batch in flight that the destination
  * applied: the first applied + dead records (it applies them in order and
  * stops at a rejected one), less its dead letters.  A snapshot's count
- * waits for its transaction to commit (t->snapshot_rows).
+ * waits for its transaction to commit (t->snapshot_rows); so does, without
+ * flush, that of a batch inside a destination transaction (until
+ * pgc_batch_count_committed()).
  */
 static void
-pgc_batch_count_tables(PgcWorker *w, int64 applied, int64 dead)
+pgc_batch_count_tables(PgcWorker *w, int64 applied, int64 dead, bool flush)
 {
 	int			n = (int) Min((int64) w->pending_n, applied + dead);
 	bool		mixed = false;
@@ -227,6 +268,8 @@ pgc_batch_count_tables(PgcWorker *w, int64 applied, int64 dead)
 		else
 			w->pending_tables[0]->batch_applied -= dead;
 	}
+	if (!flush)
+		return;
 	for (int i = 0; i < n; i++)
 	{
 		PgcTable   *t = w->pending_tables[i];
@@ -242,10 +285,31 @@ pgc_batch_count_tables(PgcWorker *w, int64 applied, int64 dead)
 }
 
 /*
+ * Count per table what a destination transaction applied, batch by batch,
+ * once it has committed.
+ */
+void
+pgc_batch_count_committed(PgcWorker *w)
+{
+	ListCell   *lc;
+
+	foreach(lc, w->tables)
+	{
+		PgcTable   *t = lfirst(lc);
+
+		if (t->batch_applied == 0)
+			continue;
+		pgc_table_status_written(t, t->batch_applied);
+		t->batch_applied = 0;
+	}
+}
+
+/*
  * Wait for the batch sent last.  A record the destination rejected raises
- * an ERROR naming its position and table, after the records before it
- * were applied, unless on_error is dead_letter, in which case it went to
- * pgconduit.dead_letter.
+ * an ERROR naming its position and table, none of the batch applied,
+ * unless on_error is dead_letter, in which case it went to
+ * pgconduit.dead_letter and the others were applied.  What a batch sent
+ * inside a destination transaction applied counts once that commits.
  */
 void
 pgc_batch_finish(PgcWorker *w)
@@ -284,17 +348,24 @@ pgc_batch_finish(PgcWorker *w)
 
 	rejected = !PQgetisnull(res, 0, 2);
 
+	/* inside a destination transaction they count once it commits */
+	pgc_batch_count_tables(w, applied, dead, !w->pending_in_txn);
+	if (w->pending_in_txn)
+	{
+		w->txn_written += applied;
+		w->txn_dead += dead;
+		applied = dead = 0;
+	}
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->records_written += applied;
 	w->slot->dead_letters += dead;
 	w->slot->errors += dead;
-	if (!rejected && !w->pending_snapshot)
+	if (!rejected && !w->pending_snapshot && !w->pending_in_txn)
 	{
 		memcpy(w->slot->applied_position, w->pending_last, PGC_POSITION_LEN + 1);
 		w->slot->failures = 0;
 	}
 	SpinLockRelease(&w->slot->mutex);
-	pgc_batch_count_tables(w, applied, dead);
 
 	if (rejected)
 	{
@@ -316,6 +387,13 @@ pgc_batch_finish(PgcWorker *w)
 		/* pgconduit.status shows them with the error */
 		w->failed_position = position;
 		w->failed_table = table;
+
+		/*
+		 * Nothing of the batch is applied (_apply_batch keeps none of it);
+		 * an open destination transaction, which holds the start of the
+		 * record's source transaction, is rolled back as the worker exits
+		 * and its connection closes, before anything commits it.
+		 */
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("destination rejected the record at position %s for table %s: %s",

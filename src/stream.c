@@ -92,11 +92,21 @@ typedef struct PgcStream
 	XLogRecPtr	confirmed;		/* told the walsender: applied before this */
 	XLogRecPtr	pending_complete;	/* what the batch in flight completes */
 	XLogRecPtr	pending_lsn;	/* commit LSN of its last record */
+	/* what the open destination transaction holds, once it commits */
+	XLogRecPtr	open_complete;	/* end of the last whole transaction */
+	XLogRecPtr	open_lsn;		/* commit LSN of its last record */
+	char		open_last[PGC_POSITION_LEN + 1];	/* that record's position */
+	TimestampTz open_first_time;	/* commit time of its first record */
+	XLogRecPtr	cut_complete;	/* complete at the cut of the batch filled */
+	char		cut_last[PGC_POSITION_LEN + 1]; /* its last record before the cut */
+	char		done_last[PGC_POSITION_LEN + 1];	/* its last record of a whole
+													 * transaction */
 	TimestampTz last_feedback;
 	/* what the records read so far say */
 	XLogRecPtr	complete;		/* end of the last whole transaction */
 	XLogRecPtr	pending_marker; /* LSN of a wait marker read */
 	bool		in_txn;			/* inside a transaction's records */
+	int64		txn_batched;	/* its changes batched so far */
 	TimestampTz commit_time;	/* of the transaction being read */
 	/* for the lag: where the source is, and the oldest commit not applied */
 	XLogRecPtr	source_lsn;		/* measured, or read in the stream */
@@ -156,7 +166,9 @@ pgc_stream_publish(PgcWorker *w, PgcStream *st)
 	TimestampTz caught = 0;
 	XLogRecPtr	marker;
 
-	if (w->batch_pending)
+	if (w->dest_in_txn)
+		oldest = st->open_first_time;
+	else if (w->batch_pending)
 		oldest = st->pending_first_time;
 	else if (w->nbatch > 0)
 		oldest = st->fill_first_time;
@@ -178,25 +190,96 @@ pgc_stream_publish(PgcWorker *w, PgcStream *st)
 }
 
 /*
- * Has the destination answered the batch in flight (or is there none)?
- * Its socket is read only when the last wait found it readable.
+ * Has the destination answered the batch or COMMIT in flight (or is there
+ * none)?  Its socket is read only when the last wait found it readable.
  */
 static bool
 pgc_stream_dest_idle(PgcWorker *w, bool readable)
 {
 	if (readable && !PQconsumeInput(w->dest))
 		pgc_pq_raise(w->dest, NULL, "destination");
-	return !PQisBusy(w->dest) || !w->batch_pending;
+	return !PQisBusy(w->dest) || (!w->batch_pending && !w->commit_sent);
 }
 
 /*
- * Wait for the batch in flight, if any; then everything it completes is
- * applied, and the slot may be confirmed up to there.
+ * What the destination has made durable -- every transaction before
+ * complete, records up to commit LSN lsn -- is applied: the slot may be
+ * confirmed up to there, and wait_for_pipeline() may return.
+ */
+static void
+pgc_stream_durable(PgcWorker *w, PgcStream *st, XLogRecPtr complete, XLogRecPtr lsn)
+{
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->applied_lsn = Max(w->slot->applied_lsn, lsn);
+	w->slot->marker_lsn = Max(w->slot->marker_lsn, complete);
+	SpinLockRelease(&w->slot->mutex);
+	pgc_status_changed();
+	if (complete > st->confirmed)
+	{
+		st->confirmed = complete;
+		pgc_send_feedback(w, st->confirmed, false);
+		st->last_feedback = GetCurrentTimestamp();
+	}
+}
+
+/* Send the COMMIT of the destination transaction; it is answered later */
+static void
+pgc_stream_commit(PgcWorker *w)
+{
+	Assert(w->dest_in_txn && !w->batch_pending && !w->commit_sent);
+	pgc_pq_send(w->dest, "destination", "COMMIT", 0, NULL);
+	w->commit_sent = true;
+}
+
+/*
+ * Read the answer to the COMMIT of the destination transaction: what it
+ * holds is applied now, and counts.
+ */
+static void
+pgc_stream_committed(PgcWorker *w, PgcStream *st)
+{
+	PGresult   *res;
+
+	while ((res = pgc_pq_get_result(w->dest, "destination")) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			pgc_pq_raise(w->dest, res, "destination");
+		/* an aborted transaction answers COMMIT with ROLLBACK */
+		if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_TRANSACTION_ROLLBACK),
+					 errmsg("the destination rolled back the transaction of pipeline \"%s\"",
+							w->name)));
+		PQclear(res);
+	}
+	w->commit_sent = false;
+	w->dest_in_txn = false;
+	SpinLockAcquire(&w->slot->mutex);
+	w->slot->records_written += w->txn_written;
+	w->slot->dead_letters += w->txn_dead;
+	w->slot->errors += w->txn_dead;
+	strlcpy(w->slot->applied_position, st->open_last, PGC_POSITION_LEN + 1);
+	w->slot->failures = 0;
+	SpinLockRelease(&w->slot->mutex);
+	w->txn_written = 0;
+	w->txn_dead = 0;
+	pgc_batch_count_committed(w);
+	pgc_stream_durable(w, st, st->open_complete, st->open_lsn);
+}
+
+/*
+ * Wait for the batch or COMMIT in flight, if any, and take in its answer.
+ * A batch sent outside a destination transaction is applied now; one
+ * sent inside it is applied when the transaction commits, which is sent
+ * at once after the batch that completes its source transaction.
  */
 static void
 pgc_stream_finish(PgcWorker *w, PgcStream *st)
 {
-	if (!w->batch_pending)
+	bool		in_txn = w->pending_in_txn;
+	bool		commit = w->pending_commit;
+
+	if (!w->batch_pending && !w->commit_sent)
 		return;
 
 	/*
@@ -219,19 +302,97 @@ pgc_stream_finish(PgcWorker *w, PgcStream *st)
 			st->last_feedback = GetCurrentTimestamp();
 		}
 	}
-	pgc_batch_finish(w);
-	SpinLockAcquire(&w->slot->mutex);
-	w->slot->applied_lsn = Max(w->slot->applied_lsn, st->pending_lsn);
-	/* every transaction the batch completes is applied */
-	w->slot->marker_lsn = Max(w->slot->marker_lsn, st->pending_complete);
-	SpinLockRelease(&w->slot->mutex);
-	pgc_status_changed();
-	if (st->pending_complete > st->confirmed)
+	if (w->commit_sent)
 	{
-		st->confirmed = st->pending_complete;
-		pgc_send_feedback(w, st->confirmed, false);
-		st->last_feedback = GetCurrentTimestamp();
+		pgc_stream_committed(w, st);
+		return;
 	}
+	pgc_batch_finish(w);
+	if (!in_txn)
+	{
+		/* every transaction the batch completes is applied */
+		pgc_stream_durable(w, st, st->pending_complete, st->pending_lsn);
+		return;
+	}
+	st->open_complete = Max(st->open_complete, st->pending_complete);
+	st->open_lsn = Max(st->open_lsn, st->pending_lsn);
+	strlcpy(st->open_last, w->pending_last, sizeof(st->open_last));
+	if (commit)
+		pgc_stream_commit(w);
+}
+
+/*
+ * What the destination gets next: how many records from the front of the
+ * batch (*n), and whether they open a destination transaction (*begin);
+ * false while nothing is to go yet.  A batch outside a destination
+ * transaction sends its whole transactions, keeping the start of the one
+ * being read for the next batch, so a transaction that fits in a batch is
+ * never split; only one that fills a batch alone opens a destination
+ * transaction (BEGIN).  The batches after it continue that transaction up
+ * to its commit, where the batch is cut: the part before the cut goes,
+ * and the transaction's COMMIT after it (*n = 0: the COMMIT alone).  So a
+ * destination transaction ends only where a source transaction ends, and
+ * holds only that transaction.
+ */
+static bool
+pgc_stream_next(PgcWorker *w, PgcStream *st, int *n, bool *begin)
+{
+	*begin = false;
+	if (w->batch_continues)
+	{
+		*n = w->batch_cut >= 0 ? w->batch_cut : w->nbatch;
+		strlcpy(w->send_last, st->cut_last, sizeof(w->send_last));
+		return w->batch_cut >= 0 || w->nbatch > 0;
+	}
+	*n = st->in_txn ? w->nbatch - st->txn_batched : w->nbatch;
+	strlcpy(w->send_last, st->done_last, sizeof(w->send_last));
+	if (*n > 0)
+		return true;
+	if (w->nbatch > 0 && !pgc_batch_has_room(w, st->per_message))
+	{
+		*n = w->nbatch;
+		*begin = true;
+		return true;
+	}
+	return false;
+}
+
+/* Hand the destination, idle now, what pgc_stream_next() chose */
+static void
+pgc_stream_send(PgcWorker *w, PgcStream *st, int n, bool begin)
+{
+	bool		continues = w->batch_continues;
+	int			cut = w->batch_cut;
+
+	Assert(!w->batch_pending && !w->commit_sent);
+	if (continues && n == 0)
+	{
+		/* the transaction's last change went in the batch before */
+		pgc_stream_commit(w);
+		w->batch_continues = false;
+		w->batch_cut = -1;
+		w->send_count = -1;
+		w->is_sealed = false;
+		return;
+	}
+	if (begin)
+	{
+		pgc_pq_command(w->dest, "destination", "BEGIN");
+		w->dest_in_txn = true;
+		st->open_first_time = st->fill_first_time;
+	}
+	st->pending_complete = continues && cut > 0 ? st->cut_complete : st->complete;
+	st->pending_first_time = st->fill_first_time;
+	if (!pgc_proto_position_commit(n < w->nbatch ? w->send_last : w->batch_last,
+								   &st->pending_lsn))
+		st->pending_lsn = InvalidXLogRecPtr;
+	pgc_batch_send(w, "cdc");
+	if (w->nbatch > 0)
+		st->fill_first_time = st->commit_time;
+	w->pending_commit = continues && cut > 0;
+	/* the batch filled next goes on with the same source transaction */
+	w->batch_continues = begin || (continues && cut < 0);
+	w->batch_cut = -1;
 }
 
 /*
@@ -261,6 +422,7 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 				char		ts[64];
 
 				st->in_txn = true;
+				st->txn_batched = 0;
 				if (pgc_record_field(rec, "\"postgres.commit_time\":\"", ts, sizeof(ts)))
 					st->commit_time = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
 																		  CStringGetDatum(ts),
@@ -276,6 +438,14 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 				pgc_proto_parse_lsn(lsn, &end))
 				st->complete = Max(st->complete, end);
 			st->source_lsn = Max(st->source_lsn, st->complete);
+			/* a batch continuing this transaction ends here */
+			if (w->batch_continues && w->batch_cut < 0)
+			{
+				w->batch_cut = w->nbatch;
+				st->cut_complete = st->complete;
+				memcpy(st->cut_last, w->batch_last, sizeof(st->cut_last));
+			}
+			memcpy(st->done_last, w->batch_last, sizeof(st->done_last));
 			break;
 		case PGC_PROTO_MESSAGE:
 			if (pgc_record_field(rec, "\"postgres.lsn\":\"", lsn, sizeof(lsn)) &&
@@ -288,6 +458,7 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 			if (w->nbatch == 0)
 				st->fill_first_time = st->commit_time;
 			pgc_batch_add(w, linitial(w->tables), rec, len, r.position);
+			st->txn_batched++;
 			SpinLockAcquire(&w->slot->mutex);
 			w->slot->records_read++;
 			SpinLockRelease(&w->slot->mutex);
@@ -510,28 +681,27 @@ pgc_stream_read(PgcWorker *w, PgcStream *st)
 }
 
 /*
- * Hand the batch to the destination once the destination is done with the
- * one before, and read on meanwhile; wait for it only with a full batch,
- * so at most two are in flight.  What a batch completes is known when it
- * is sent: every transaction whose commit was read by then.  Returns
- * whether the destination is idle now.
+ * Hand the batch (what pgc_stream_next() chooses of it) to the destination
+ * once the destination is done with the one before, and read on meanwhile;
+ * wait for it only with a full batch, so at most two are in flight.  What
+ * a batch completes is known when it is sent: every transaction whose
+ * commit was read by then.  Returns whether the destination is idle now.
  */
 static bool
 pgc_stream_hand_over(PgcWorker *w, PgcStream *st)
 {
 	bool		dest_idle = pgc_stream_dest_idle(w, st->dest_readable);
+	int			n;
+	bool		begin;
 
-	if (w->nbatch > 0 && (dest_idle || !pgc_batch_has_room(w, st->per_message)))
+	if (pgc_stream_next(w, st, &n, &begin) &&
+		(dest_idle || !pgc_batch_has_room(w, st->per_message)))
 	{
-		XLogRecPtr	last;
-
+		w->send_count = n;
 		pgc_batch_seal(w);
-		pgc_stream_finish(w, st);
-		st->pending_complete = st->complete;
-		st->pending_first_time = st->fill_first_time;
-		st->pending_lsn = pgc_proto_position_commit(w->batch_last, &last) ?
-			last : InvalidXLogRecPtr;
-		pgc_batch_send(w, "cdc");
+		while (w->batch_pending || w->commit_sent)
+			pgc_stream_finish(w, st);
+		pgc_stream_send(w, st, n, begin);
 		return false;
 	}
 	if (dest_idle)
@@ -540,16 +710,17 @@ pgc_stream_hand_over(PgcWorker *w, PgcStream *st)
 }
 
 /*
- * With nothing buffered or in flight, whole transactions are done: all the
- * source's WAL up to the walsender's end is dealt with, unless a
- * transaction is being read, and the slot may be confirmed up to there.
+ * With nothing buffered or in flight, and no destination transaction
+ * open, whole transactions are done: all the source's WAL up to the
+ * walsender's end is dealt with, unless a transaction is being read, and
+ * the slot may be confirmed up to there.
  */
 static void
 pgc_stream_settle(PgcWorker *w, PgcStream *st)
 {
 	XLogRecPtr	done = st->complete;
 
-	if (w->nbatch > 0 || w->batch_pending)
+	if (w->nbatch > 0 || w->batch_pending || w->commit_sent || w->dest_in_txn)
 		return;
 	if (!st->in_txn && st->wal_end > done)
 		done = st->wal_end;

@@ -374,6 +374,13 @@ pgc_run(PgcWorker *w)
 	pgc_connect_destination(w);
 	pgc_check_encodings(w);
 	pgc_read_progress(w);
+	/* what the destination holds is applied, whatever was shown before */
+	if (strcmp(w->phase, "cdc") == 0)
+	{
+		SpinLockAcquire(&w->slot->mutex);
+		strlcpy(w->slot->applied_position, w->position, PGC_POSITION_LEN + 1);
+		SpinLockRelease(&w->slot->mutex);
+	}
 	pgc_source_prepare(w);
 	pgc_destination_table(w);
 	pgc_register_tables(w);

@@ -65,6 +65,19 @@ typedef struct PgcWorker
 	MemoryContext parse_cxt;	/* one record's parse */
 	StringInfoData sealed;
 	bool		is_sealed;
+	int			sealed_count;	/* records sealed: the first ones */
+
+	/*
+	 * During CDC, a batch that continues the source transaction the open
+	 * destination transaction holds part of (batch_continues) is cut at
+	 * that transaction's commit: its first batch_cut records complete it
+	 * (-1 until the commit is read).  The next call takes send_count
+	 * records from the front (-1: all), the last at send_last.
+	 */
+	bool		batch_continues;
+	int			batch_cut;
+	int			send_count;
+	char		send_last[PGC_POSITION_LEN + 1];
 
 	/* the batch sent to the destination and not yet acknowledged */
 	bool		batch_pending;
@@ -78,6 +91,19 @@ typedef struct PgcWorker
 	/* the record the destination rejected, once it has (else NULL) */
 	char	   *failed_position;
 	char	   *failed_table;
+	bool		pending_in_txn; /* sent inside dest_in_txn */
+	bool		pending_commit; /* COMMIT dest_in_txn once it is applied */
+
+	/*
+	 * The destination transaction of the stream, opened by an explicit
+	 * BEGIN for a source transaction larger than a batch: it ends only
+	 * where that transaction ends.  What it applied counts once its COMMIT
+	 * is answered.
+	 */
+	bool		dest_in_txn;
+	bool		commit_sent;	/* its COMMIT is sent, not yet answered */
+	int64		txn_written;	/* records applied in it */
+	int64		txn_dead;		/* and set aside as dead letters */
 } PgcWorker;
 
 /*
@@ -97,6 +123,7 @@ extern void pgc_batch_add(PgcWorker *w, PgcTable *t, const char *record,
 extern void pgc_batch_seal(PgcWorker *w);
 extern void pgc_batch_send(PgcWorker *w, const char *phase);
 extern void pgc_batch_finish(PgcWorker *w);
+extern void pgc_batch_count_committed(PgcWorker *w);
 
 /* worker.c */
 extern void pgc_set_progress(PgcWorker *w, const char *phase,
