@@ -144,9 +144,9 @@ SELECT pgconduit.drop_pipeline('pe10');
 
 -- clean up
 SELECT pgconduit.drop_connector(c) FROM unnest(ARRAY['pe_missing', 'pe_nokey_s', 'pe_down',
-	'pe_pubsrc', 'pe_slotsrc', 'pe_d', 'pe_bare_d', 'pe_strict_d', 'pe_dl_d']) c;
+	'pe_pubsrc', 'pe_slotsrc', 'pe_d', 'pe_bare_d', 'pe_strict_d', 'pe_strict2_d', 'pe_dl_d']) c;
 DROP DATABASE pe_bare;
 DROP PUBLICATION pe_pub;
 DROP FUNCTION pe_failure(text);
-DROP TABLE pe_dst, pe_nosuch, pe_nokey, pe_other, pe_strict, pe_dl;
+DROP TABLE pe_dst, pe_nosuch, pe_nokey, pe_other, pe_strict, pe_strict2, pe_dl;
 TRUNCATE pgconduit.dead_letter, pgconduit.progress;

@@ -152,7 +152,8 @@ SELECT applied, dead_letters, failed_position, err_message
 	'archive.{table}', 'halt', 'cdc', 'p2');
 SELECT * FROM archive.orders WHERE id = 90;
 SELECT * FROM archive."Order Items" WHERE id = 91;
--- a record that resolves to no table: reported with its resolved name
+-- a record that resolves to no table: reported with its resolved name;
+-- with halt nothing of the batch is applied, nor its progress
 SELECT applied, failed_position, failed_table, err_message
   FROM pgconduit._apply_batch('wt-id', 'wt', jsonb_build_array(
 	wt_rec('create', 'public.orders', 92, 'batch') || '{"position": "p3"}',
