@@ -196,6 +196,7 @@ typedef struct PcoState
 
 	/* records in the output message being filled (records_per_message) */
 	int			in_message;
+	int			progress_count; /* changes since progress was last told */
 
 	/* scratch space for deforming tuples, grown as needed */
 	int			maxatts;
@@ -214,10 +215,69 @@ typedef struct PcoState
 /* pgconduit_output.c: the records' framing */
 extern void pco_put_lsn(StringInfo buf, XLogRecPtr lsn);
 extern void pco_put_position(StringInfo buf, XLogRecPtr commit_lsn, uint64 index);
-extern void pco_progress(LogicalDecodingContext *ctx, bool skipped_xact);
-extern void pco_record_start(LogicalDecodingContext *ctx);
-extern void pco_record_end(LogicalDecodingContext *ctx, bool flush);
-extern void pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+extern void pco_begin_first(LogicalDecodingContext *ctx, ReorderBufferTXN *txn);
+
+/*
+ * The framing every record goes through, inline: it runs once per record
+ * (or per skipped change), where a call would cost more than its work.
+ */
+
+/* Tell the walsender of progress now and then, also for skipped changes */
+static inline void
+pco_progress(LogicalDecodingContext *ctx, bool skipped_xact)
+{
+	PcoState   *state = ctx->output_plugin_private;
+
+	if (ctx->end_xact || ++state->progress_count >= 100)
+	{
+		OutputPluginUpdateProgress(ctx, skipped_xact);
+		state->progress_count = 0;
+	}
+}
+
+/*
+ * Start a record: a new output message, or with records_per_message, the
+ * next line of the message being filled.
+ */
+static inline void
+pco_record_start(LogicalDecodingContext *ctx)
+{
+	PcoState   *state = ctx->output_plugin_private;
+
+	if (state->in_message == 0)
+		OutputPluginPrepareWrite(ctx, true);
+	else
+		appendStringInfoChar(ctx->out, '\n');
+}
+
+/*
+ * End a record: send the message once it holds records_per_message
+ * records or PCO_MESSAGE_BYTES, or when flush is asked (a transaction's
+ * end, a message record), so nothing waits for the next transaction.
+ */
+static inline void
+pco_record_end(LogicalDecodingContext *ctx, bool flush)
+{
+	PcoState   *state = ctx->output_plugin_private;
+
+	if (++state->in_message >= state->options.records_per_message || flush ||
+		ctx->out->len >= PCO_MESSAGE_BYTES)
+	{
+		OutputPluginWrite(ctx, true);
+		state->in_message = 0;
+	}
+}
+
+/* Before the transaction's first record, its metadata and begin record */
+static inline void
+pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	PcoState   *state = ctx->output_plugin_private;
+
+	if (likely(state->begin_sent))
+		return;
+	pco_begin_first(ctx, txn);
+}
 
 /* pco_change.c: the change and truncate callbacks */
 extern void pco_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,

@@ -39,8 +39,6 @@ extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 /* Index of the commit record of a transaction, after all its changes */
 #define PCO_COMMIT_INDEX	PG_UINT64_MAX
 
-static int	pco_progress_count = 0;
-
 static const char pco_hexdigits[] = "0123456789ABCDEF";
 
 /* Append an LSN as PostgreSQL prints it (%X/%X) */
@@ -125,50 +123,6 @@ pco_filter_by_origin(LogicalDecodingContext *ctx, RepOriginId origin_id)
 	PcoState   *state = ctx->output_plugin_private;
 
 	return state->options.skip_origin && origin_id != InvalidRepOriginId;
-}
-
-/* Tell the walsender of progress now and then, also for skipped changes */
-void
-pco_progress(LogicalDecodingContext *ctx, bool skipped_xact)
-{
-	if (ctx->end_xact || ++pco_progress_count >= 100)
-	{
-		OutputPluginUpdateProgress(ctx, skipped_xact);
-		pco_progress_count = 0;
-	}
-}
-
-/*
- * Start a record: a new output message, or with records_per_message, the
- * next line of the message being filled.
- */
-void
-pco_record_start(LogicalDecodingContext *ctx)
-{
-	PcoState   *state = ctx->output_plugin_private;
-
-	if (state->in_message == 0)
-		OutputPluginPrepareWrite(ctx, true);
-	else
-		appendStringInfoChar(ctx->out, '\n');
-}
-
-/*
- * End a record: send the message once it holds records_per_message
- * records or PCO_MESSAGE_BYTES, or when flush is asked (a transaction's
- * end, a message record), so nothing waits for the next transaction.
- */
-void
-pco_record_end(LogicalDecodingContext *ctx, bool flush)
-{
-	PcoState   *state = ctx->output_plugin_private;
-
-	if (++state->in_message >= state->options.records_per_message || flush ||
-		ctx->out->len >= PCO_MESSAGE_BYTES)
-	{
-		OutputPluginWrite(ctx, true);
-		state->in_message = 0;
-	}
 }
 
 /* Send the message being filled, if any */
@@ -264,16 +218,14 @@ pco_write_txn_record(LogicalDecodingContext *ctx, const char *operation,
 }
 
 /*
- * Before the transaction's first record: prepare its metadata and send the
- * begin record, if asked
+ * Before the transaction's first record (see pco_maybe_begin): prepare its
+ * metadata and send the begin record, if asked
  */
 void
-pco_maybe_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+pco_begin_first(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	PcoState   *state = ctx->output_plugin_private;
 
-	if (state->begin_sent)
-		return;
 	state->begin_sent = true;
 	pco_txn_meta(state, txn);
 	if (state->options.include_transaction)
