@@ -31,6 +31,7 @@
 #define PGC_PROTOCOL_H
 
 #include "access/xlogdefs.h"
+#include "port/pg_bswap.h"
 
 /* A position: 16 hex digits, '/', 16 hex digits */
 #define PGC_POSITION_LEN	33
@@ -89,17 +90,38 @@ typedef struct PgcProtoRecord
 	const char *op_end;			/* the '"' after the operation's name */
 } PgcProtoRecord;
 
+/*
+ * Write x as 8 upper-case hex digits.  The plugin writes two halves of a
+ * position per record, so this works on all of x at once: each nibble is
+ * spread into a byte of a 64-bit word, then every byte becomes its digit
+ * ('0' + n, and 7 more for A-F) with the same additions.
+ */
+static inline void
+pgc_proto_hex8(char *out, uint32 x)
+{
+	uint64		v = x;
+	uint64		letters;
+
+	v = ((v & UINT64CONST(0xFFFF0000)) << 16) | (v & UINT64CONST(0x0000FFFF));
+	v = ((v & UINT64CONST(0x0000FF000000FF00)) << 8) |
+		(v & UINT64CONST(0x000000FF000000FF));
+	v = ((v & UINT64CONST(0x00F000F000F000F0)) << 4) |
+		(v & UINT64CONST(0x000F000F000F000F));
+	/* 1 in the bytes that hold 10 to 15 */
+	letters = ((v + UINT64CONST(0x0606060606060606)) >> 4) &
+		UINT64CONST(0x0101010101010101);
+	v += UINT64CONST(0x3030303030303030) + letters * 7;
+	/* the first digit is the word's most significant byte */
+	v = pg_hton64(v);
+	memcpy(out, &v, 8);
+}
+
 /* Write v as 16 upper-case hex digits, fixed width, not terminated */
 static inline void
 pgc_proto_hex16(char *out, uint64 v)
 {
-	static const char digits[] = "0123456789ABCDEF";
-
-	for (int i = 15; i >= 0; i--)
-	{
-		out[i] = digits[v & 0xF];
-		v >>= 4;
-	}
+	pgc_proto_hex8(out, (uint32) (v >> 32));
+	pgc_proto_hex8(out + 8, (uint32) v);
 }
 
 /*
