@@ -84,6 +84,15 @@ SELECT pgconduit.create_source('bad', '{"tables": "*", "url": "dbname=x", "colum
 SELECT pgconduit.create_source('bad', '{"tables": "*", "url": "dbname=x", "key": {"orders": ["id", "id"]}}');
 SELECT pgconduit.create_source('bad', '{"tables": "*", "url": "dbname=x", "key": {"orders": null}}');
 \set SHOW_CONTEXT never
+-- pgconduit's own catalog and system schemas cannot be a source's tables
+-- (a destination would receive connections and pipelines to run)
+SELECT pgconduit.create_source('bad', '{"tables": "pgconduit.*", "url": "dbname=x"}');
+SELECT pgconduit.create_source('bad', '{"tables": "n1, pgconduit.connector", "url": "dbname=x"}');
+SELECT pgconduit.create_source('bad', '{"tables": ["public.a", "\"pgconduit\".pipeline"], "url": "dbname=x"}');
+SELECT pgconduit.create_source('bad', '{"table": "pgconduit.connector", "url": "dbname=x"}');
+SELECT pgconduit.create_source('bad', '{"tables": "n1, pg_catalog.pg_class", "url": "dbname=x"}');
+SELECT pgconduit.create_source('bad', '{"table": "information_schema.tables", "url": "dbname=x"}');
+SELECT pgconduit.create_source('bad', '{"tables": "*", "url": "dbname=x", "key": {"pgconduit.progress": "id"}}');
 -- nothing bad was stored
 SELECT name FROM pgconduit.connectors WHERE name = 'bad';
 

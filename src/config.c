@@ -542,6 +542,35 @@ config_check_names(PgcConfigValues *cv, const char *key, const char *s,
 	}
 }
 
+/*
+ * A source may not read pgconduit's own catalog (its rows name
+ * connections and pipelines, which a destination would then run) nor a
+ * system schema (logical decoding sends no change of a catalog).
+ */
+static void
+config_check_schema(PgcConfigValues *cv, const char *key, const char *value,
+					const char *schema)
+{
+	if (schema == NULL)
+		return;
+	if (strcmp(schema, "pgconduit") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, value),
+				 errdetail("Schema \"pgconduit\" holds pgconduit's own catalog, which pipelines do not replicate.")));
+	if (strcmp(schema, "pg_catalog") == 0 ||
+		strcmp(schema, "information_schema") == 0 ||
+		strncmp(schema, "pg_toast", 8) == 0 ||
+		strncmp(schema, "pg_temp", 7) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
+						cv->kind, key, value),
+				 errdetail("Schema \"%s\" is a system schema, whose tables pipelines do not replicate.",
+						   schema)));
+}
+
 /* A table name that parses as a possibly qualified SQL name */
 static char *
 config_table(PgcConfigValues *cv, const char *key)
@@ -566,6 +595,8 @@ config_table(PgcConfigValues *cv, const char *key)
 				 errmsg("invalid value for %s configuration key \"%s\": \"%s\"",
 						cv->kind, key, table),
 				 errdetail("A table name may be qualified by a schema name only.")));
+	if (list_length(names) == 2)
+		config_check_schema(cv, key, table, linitial(names));
 	return table;
 }
 
@@ -585,6 +616,8 @@ config_check_table_item(PgcConfigValues *cv, const char *key,
 					   pattern_ok ?
 					   "a table name or pattern, optionally qualified by a schema name or pattern,"
 					   : "a table name, optionally qualified by a schema name,");
+	if (!pat->schema_glob)
+		config_check_schema(cv, key, pat->text, pat->schema);
 	for (int i = 0; i < 2; i++)
 	{
 		int			len = 0;
