@@ -1,4 +1,4 @@
-# 011_tables_late.pl: a table created after a many-table pipeline started
+# 012_tables_late.pl: a table created after a many-table pipeline started
 # and matched by its pattern is followed; when the destination lacks it,
 # the pipeline fails loudly and, once the table exists and start_pipeline is
 # called, resumes without loss or duplicates.  The late table stays followed
