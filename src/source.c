@@ -379,7 +379,8 @@ pgc_source_check_key(PgcWorker *w, PgcTable *t)
 /*
  * During CDC, make sure now and then that the table the pipeline follows
  * is still there and still the one its name names: a dropped or replaced
- * table sends no more changes, so only the catalog tells.  Its replica
+ * table sends no more changes, so only the catalog tells.  (A source of
+ * many tables notes a dropped table and goes on: route.c.)  Its replica
  * identity is checked again too: one changed so that it no longer holds
  * the key would let a changed key go without its old value; and that no
  * partition has become unlogged, whose changes WAL does not carry.
@@ -389,7 +390,12 @@ pgc_source_check_tables(PgcWorker *w)
 {
 	ListCell   *lc;
 
-	if (w->src->table != NULL)
+	if (w->src->tables != NIL)
+	{
+		/* many tables: one dropped is noted, and the others go on */
+		pgc_route_check_dropped(w);
+	}
+	else
 	{
 		PGresult   *res = pgc_source_find(w);
 

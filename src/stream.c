@@ -404,6 +404,7 @@ static void
 pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 {
 	PgcProtoRecord r;
+	PgcTable   *table;
 	char		lsn[32];
 	XLogRecPtr	end;
 
@@ -455,9 +456,13 @@ pgc_stream_record(PgcWorker *w, PgcStream *st, char *rec, int len)
 		default:
 			if (strncmp(r.position, w->position, PGC_POSITION_LEN) <= 0)
 				break;
+			/* its table; of many tables, maybe renamed, or none */
+			rec = (char *) pgc_route_record(w, &r, rec, &len, &table);
+			if (rec == NULL)
+				break;
 			if (w->nbatch == 0)
 				st->fill_first_time = st->commit_time;
-			pgc_batch_add(w, linitial(w->tables), rec, len, r.position);
+			pgc_batch_add(w, table, rec, len, r.position);
 			st->txn_batched++;
 			SpinLockAcquire(&w->slot->mutex);
 			w->slot->records_read++;
@@ -486,49 +491,6 @@ pgc_stream_slot_confirmed(PgcWorker *w)
 }
 
 /*
- * The START_REPLICATION command of a source with "tables": its tables by
- * OID, each with its own key (the plugin's default, the table's primary
- * key or identity), the tables skipped left out.
- */
-static char *
-pgc_stream_command_tables(PgcWorker *w, int per_message)
-{
-	StringInfoData cmd;
-	StringInfoData oids;
-	StringInfoData skipped;
-	ListCell   *lc;
-
-	initStringInfo(&oids);
-	initStringInfo(&skipped);
-	foreach(lc, w->tables)
-	{
-		PgcTable   *t = lfirst(lc);
-		StringInfo	buf = t->state == PGC_TABLE_SKIPPED ? &skipped : &oids;
-
-		appendStringInfo(buf, "%s%u", buf->len > 0 ? "," : "", t->relid);
-	}
-	initStringInfo(&cmd);
-	appendStringInfo(&cmd,
-					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'",
-					 quote_identifier(w->src->slot_name), per_message);
-	if (oids.len > 0)
-		appendStringInfo(&cmd, ", \"table_oids\" %s", quote_literal_cstr(oids.data));
-	else
-	{
-		StringInfoData items;
-
-		initStringInfo(&items);
-		foreach(lc, w->src->tables)
-			appendStringInfo(&items, "%s%s", items.len > 0 ? "," : "", (char *) lfirst(lc));
-		appendStringInfo(&cmd, ", \"follow_tables\" %s", quote_literal_cstr(items.data));
-	}
-	if (skipped.len > 0)
-		appendStringInfo(&cmd, ", \"exclude_oids\" %s", quote_literal_cstr(skipped.data));
-	appendStringInfoChar(&cmd, ')');
-	return cmd.data;
-}
-
-/*
  * The START_REPLICATION command.  The changes of a partitioned table's
  * partitions arrive under the table's own name, in its columns
  * (via_partition_root).  The table is selected by OID alone: the
@@ -545,9 +507,16 @@ pgc_stream_command(PgcWorker *w, int per_message)
 	StringInfoData cmd;
 	char		oid[12];
 
-	if (w->src->tables != NIL)
-		return pgc_stream_command_tables(w, per_message);
 	initStringInfo(&cmd);
+	if (w->route != NULL)
+	{
+		/* many tables: by OID, by pattern for those to come, per table */
+		appendStringInfo(&cmd,
+						 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'%s)",
+						 quote_identifier(w->src->slot_name), per_message,
+						 pgc_route_options(w));
+		return cmd.data;
+	}
 	appendStringInfo(&cmd,
 					 "START_REPLICATION SLOT %s LOGICAL 0/0 (\"table_oids\" %s, \"key\" %s, \"include_transaction\" 'true', \"message_prefixes\" 'pgconduit.wait', \"metadata\" 'table', \"via_partition_root\" 'true', \"records_per_message\" '%d'",
 					 quote_identifier(w->src->slot_name),
@@ -571,8 +540,9 @@ pgc_stream_start(PgcWorker *w, PgcStream *st)
 {
 	PGresult   *res;
 
-	w->repl = pgc_pq_connect(w->src->replication_url, true, w->appname,
-							 "source", w->need_password);
+	if (w->repl == NULL)
+		w->repl = pgc_pq_connect(w->src->replication_url, true, w->appname,
+								 "source", w->need_password);
 	st->confirmed = pgc_stream_slot_confirmed(w);
 	SpinLockAcquire(&w->slot->mutex);
 	w->slot->marker_lsn = Max(w->slot->marker_lsn, st->confirmed);
@@ -586,8 +556,12 @@ pgc_stream_start(PgcWorker *w, PgcStream *st)
 		pgc_pq_raise(w->repl, res, "source");
 	PQclear(res);
 	pgc_batch_reset(w);
-	/* records go to the table the pipeline writes to, whatever the name */
-	w->batch_table = w->src->tables != NIL ? NULL :
+
+	/*
+	 * Records go to the table the pipeline writes to, whatever the name;
+	 * those of many tables carry it, the name first seen (route.c).
+	 */
+	w->batch_table = w->route != NULL ? NULL :
 		((PgcTable *) linitial(w->tables))->target;
 
 	/* one wait set for the stream: the latch, the source, the destination */
@@ -651,7 +625,12 @@ pgc_stream_read(PgcWorker *w, PgcStream *st)
 	while (pgc_batch_has_room(w, st->per_message))
 	{
 		char	   *buf = NULL;
-		int			r = PQgetCopyData(w->repl, &buf, 1);
+		int			r;
+
+		/* a late table is copied at the next boundary: read no further */
+		if (!st->in_txn && pgc_route_waiting(w))
+			break;
+		r = PQgetCopyData(w->repl, &buf, 1);
 
 		if (r == 0)
 		{
@@ -710,6 +689,52 @@ pgc_stream_hand_over(PgcWorker *w, PgcStream *st)
 }
 
 /*
+ * Stop streaming, so that the stream can start again from the slot's
+ * confirmed position: end the COPY (what the walsender sent meanwhile is
+ * sent again), which releases the slot before this returns, so that the
+ * next START_REPLICATION does not find it active; then close the
+ * connection (a walsender does not stream a second time on one) and the
+ * waits on it.
+ */
+static void
+pgc_stream_stop(PgcWorker *w, PgcStream *st)
+{
+	PGresult   *res;
+
+	FreeWaitEventSet(st->ws);
+	FreeWaitEventSet(st->ws_dest);
+	st->ws = st->ws_dest = NULL;
+	if (PQputCopyEnd(w->repl, NULL) <= 0 || PQflush(w->repl) < 0)
+		pgc_pq_raise(w->repl, NULL, "source");
+	for (;;)
+	{
+		char	   *buf = NULL;
+		int			r = PQgetCopyData(w->repl, &buf, 1);
+
+		if (r > 0)
+			PQfreemem(buf);
+		else if (r == -1)
+			break;				/* the walsender ended the COPY too */
+		else if (r == -2)
+			pgc_pq_raise(w->repl, NULL, "source");
+		else
+		{
+			pgc_pq_wait(w->repl, WL_SOCKET_READABLE, PGC_FEEDBACK_INTERVAL_MS);
+			if (!PQconsumeInput(w->repl))
+				pgc_pq_raise(w->repl, NULL, "source");
+		}
+	}
+	while ((res = pgc_pq_get_result(w->repl, "source")) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			pgc_pq_raise(w->repl, res, "source");
+		PQclear(res);
+	}
+	pgc_pq_finish(&w->repl);
+	st->in_txn = false;
+}
+
+/*
  * With nothing buffered or in flight, and no destination transaction
  * open, whole transactions are done: all the source's WAL up to the
  * walsender's end is dealt with, unless a transaction is being read, and
@@ -718,10 +743,20 @@ pgc_stream_hand_over(PgcWorker *w, PgcStream *st)
 static void
 pgc_stream_settle(PgcWorker *w, PgcStream *st)
 {
-	XLogRecPtr	done = st->complete;
+	XLogRecPtr	done;
 
 	if (w->nbatch > 0 || w->batch_pending || w->commit_sent || w->dest_in_txn)
 		return;
+	/* tables taken up or noted since: at a boundary, before the markers */
+	if (!st->in_txn && pgc_route_waiting(w))
+	{
+		pgc_stream_stop(w, st);
+		pgc_route_settle(w);
+		pgc_stream_start(w, st);
+	}
+	else if (!st->in_txn && pgc_route_has_notes(w))
+		pgc_route_settle(w);
+	done = st->complete;
 	if (!st->in_txn && st->wal_end > done)
 		done = st->wal_end;
 	SpinLockAcquire(&w->slot->mutex);
@@ -781,7 +816,11 @@ pgc_stream_wait(PgcWorker *w, PgcStream *st, bool got, bool dest_idle)
 	int			nevents;
 
 	st->dest_readable = false;
-	if (got && !dest_idle && pgc_batch_has_room(w, st->per_message))
+	if (!st->in_txn && pgc_route_waiting(w) && !dest_idle)
+		/* the stream stops for a late table: wait for the destination */
+		nevents = WaitEventSetWait(st->ws_dest, PGC_FEEDBACK_INTERVAL_MS, events,
+								   lengthof(events), PG_WAIT_EXTENSION);
+	else if (got && !dest_idle && pgc_batch_has_room(w, st->per_message))
 		nevents = WaitEventSetWait(st->ws_dest, PGC_GATHER_MS, events,
 								   lengthof(events), PG_WAIT_EXTENSION);
 	else
@@ -811,6 +850,7 @@ pgc_stream_run(PgcWorker *w)
 {
 	PgcStream	st = {0};
 
+	pgc_route_init(w);
 	pgc_stream_start(w, &st);
 	for (;;)
 	{

@@ -37,6 +37,8 @@ typedef struct PgcWorker
 
 	/* the source's tables (PgcTable *), as found on the source */
 	List	   *tables;
+	struct PgcRoute *route;		/* their records' routing, for a source of
+								 * many tables (route.c); else NULL */
 	TimestampTz table_checked;	/* when CDC last made sure they are there */
 	bool		created_slot;	/* this run created the replication slot */
 
@@ -160,6 +162,17 @@ extern XLogRecPtr pgc_tables_snapshot_one(PgcWorker *w, PgcTable *t);
 extern void pgc_tables_snapshot(PgcWorker *w);
 extern void pgc_tables_publication(PgcWorker *w);
 extern void pgc_tables_publish(PgcWorker *w, PgcTable *t);
+
+/* route.c */
+struct PgcProtoRecord;
+extern void pgc_route_init(PgcWorker *w);
+extern const char *pgc_route_record(PgcWorker *w, const struct PgcProtoRecord *r,
+									const char *rec, int *len, PgcTable **table);
+extern bool pgc_route_waiting(PgcWorker *w);
+extern bool pgc_route_has_notes(PgcWorker *w);
+extern void pgc_route_settle(PgcWorker *w);
+extern void pgc_route_check_dropped(PgcWorker *w);
+extern char *pgc_route_options(PgcWorker *w);
 
 /* stream.c */
 extern void pgc_stream_run(PgcWorker *w);
