@@ -137,7 +137,7 @@ SELECT pgconduit.start_pipeline('tl');
 SELECT pgconduit.wait_for_pipeline('tl');
 INSERT INTO tl.c VALUES (3, 'after start');
 SELECT pgconduit.wait_for_pipeline('tl');
-SELECT pipeline, state, last_error FROM pgconduit.status WHERE pipeline = 'tl';
+SELECT pipeline, state FROM pgconduit.status WHERE pipeline = 'tl';
 \c tl_dst
 SELECT 'a' AS t, * FROM tl.a WHERE id >= 5 UNION ALL SELECT 'c', * FROM tl.c ORDER BY 1, 2;
 \c :regress_db

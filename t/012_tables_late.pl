@@ -86,10 +86,12 @@ is($node->safe_psql('postgres', q{SELECT pgconduit.wait_for_pipeline('p', '60 s'
 sub same_rows
 {
 	my ($name) = @_;
-	my $q = q{SELECT string_agg(format('%s:%s', id, v), ',' ORDER BY id) FROM app.};
-	for my $t ('a', 'late')
+	my $q = q{SELECT string_agg(format('%s:%s', id, v), ',' ORDER BY id) FROM };
+	for my $t ('a', 'late', 'late2')
 	{
-		is($node->safe_psql('dst', $q . $t), $node->safe_psql('postgres', $q . $t),
+		next
+		  if $node->safe_psql('postgres', "SELECT to_regclass('app.$t') IS NULL") eq 't';
+		is($node->safe_psql('dst', $q . "app.$t"), $node->safe_psql('postgres', $q . "app.$t"),
 			"$name: app.$t is the same at the destination");
 	}
 }
@@ -105,6 +107,36 @@ sub no_twice
 		'0', "$name: no change applied twice");
 }
 no_twice('after the restart');
+
+# a late table the destination has, taken up while the pipeline streams:
+# copied at the end of the transaction that created it, while more
+# changes to it commit, and each change applied once
+$node->safe_psql('dst', q{
+	CREATE TABLE app.late2 (id int PRIMARY KEY, v text);
+	CREATE TRIGGER late2_log AFTER INSERT OR UPDATE ON app.late2
+		FOR EACH ROW EXECUTE FUNCTION public.log_applied();
+	ALTER TABLE app.late2 ENABLE ALWAYS TRIGGER late2_log;
+});
+my $writer = $node->background_psql('postgres');
+$writer->query_safe(q{
+	BEGIN;
+	CREATE TABLE app.late2 (id int PRIMARY KEY, v text);
+	INSERT INTO app.late2 SELECT g, 'created' FROM generate_series(1, 20) g;
+	INSERT INTO app.a VALUES (3, 'with late2');
+	COMMIT;
+});
+for my $i (1 .. 20)
+{
+	$writer->query_safe(qq{
+		UPDATE app.late2 SET v = 'update $i' WHERE id = $i;
+		INSERT INTO app.late2 VALUES (100 + $i, 'insert $i');
+	});
+}
+$writer->quit;
+is($node->safe_psql('postgres', q{SELECT pgconduit.wait_for_pipeline('p', '60 s')}), 't',
+	'a late table the destination has is taken up while the pipeline streams');
+same_rows('a late table taken up while streaming');
+no_twice('a late table taken up while streaming');
 
 # the worker killed: the postmaster reinitializes and the pipeline goes on
 sub worker_pid
@@ -145,7 +177,7 @@ same_rows('after a server restart');
 no_twice('after a server restart');
 is( $node->safe_psql('dst', q{
 		SELECT source_table, state FROM pgconduit.progress_table ORDER BY source_table}),
-	"app.a|streaming\napp.late|streaming",
+	"app.a|streaming\napp.late|streaming\napp.late2|streaming",
 	'the destination records both tables');
 
 $node->stop;
