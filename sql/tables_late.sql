@@ -83,6 +83,12 @@ DELETE FROM tl.nokey;
 INSERT INTO tl.a VALUES (5, 'after nokey');
 SELECT pgconduit.wait_for_pipeline('tl');
 SELECT pipeline, state, last_error FROM pgconduit.status WHERE pipeline = 'tl';
+-- the late tables are published, so their replica identity is kept; the
+-- skipped one is not, so its writes never fail
+SELECT c.relname FROM pg_publication_rel r
+  JOIN pg_class c ON c.oid = r.prrelid
+  JOIN pg_publication p ON p.oid = r.prpubid
+ WHERE p.pubname = 'pgconduit_tl_s' ORDER BY 1;
 
 \c tl_dst
 SELECT 'a' AS t, * FROM tl.a UNION ALL SELECT 'b', * FROM tl.b

@@ -310,7 +310,8 @@ pgc_route_has_notes(PgcWorker *w)
 
 /*
  * At a source-transaction boundary with nothing buffered or in flight:
- * copy each late table that waits for its snapshot -- with the stream
+ * add each late table that waits for its snapshot to the publication
+ * pgconduit made, and copy it -- with the stream
  * stopped, so that the walsender does not time out meanwhile -- with its
  * own cut, which its snapshot's transaction records on the destination;
  * and record there the tables skipped or dropped since.
@@ -330,7 +331,11 @@ pgc_route_settle(PgcWorker *w)
 			PgcTable   *t = lfirst(lc);
 
 			if (t->late && t->state == PGC_TABLE_SNAPSHOT)
+			{
+				/* published first, so its identity is kept from now on */
+				pgc_tables_publish(w, t);
 				pgc_tables_snapshot_one(w, t);
+			}
 		}
 		rt->waiting = false;
 	}
