@@ -27,6 +27,7 @@
 
 #include "pq.h"
 #include "protocol.h"
+#include "template.h"
 #include "worker.h"
 
 /* Snapshot rows fetched at a time, at most */
@@ -198,6 +199,11 @@ pgc_snapshot_copy_target(PgcWorker *w, PgcTable *t, PGconn *reader, List *cols)
 		return NULL;
 
 	params[0] = w->dst->table ? w->dst->table : t->target;
+	/* a template left for each record (many tables): this table's name */
+	if (w->dst->table && pgc_template_syntax(w->dst->table))
+		params[0] = pgc_template_escape(pgc_rangevar_sql(pgc_template_rangevar(pgc_template_parse(w->dst->table,
+																								  "destination configuration key \"table\""),
+																			   t->target)));
 	params[2] = pgc_array_literal(types);
 	params[3] = pgc_array_literal(t->key);
 	res = pgc_pq_exec(w->dest, "destination",

@@ -223,8 +223,10 @@ pgc_read_progress(PgcWorker *w)
 /*
  * Settle the destination's "table": a template is filled in with the
  * source table's name when the pipeline started (renames followed, as for
- * a plain name); a table named without its schema is pinned to the one
- * the destination's role finds in its search path.
+ * a plain name), except for a source of many tables, whose records each
+ * fill it in with their table's name (write.c); a table named without its
+ * schema is pinned to the one the destination's role finds in its search
+ * path.
  */
 static void
 pgc_destination_table(PgcWorker *w)
@@ -233,6 +235,9 @@ pgc_destination_table(PgcWorker *w)
 	PGresult   *res;
 
 	if (w->dst->table == NULL)
+		return;
+	/* a source of many tables fills the template in for each record */
+	if (w->src->tables != NIL && pgc_template_syntax(w->dst->table))
 		return;
 	params[0] = w->dst->table;
 	if (pgc_template_syntax(w->dst->table))
