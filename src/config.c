@@ -378,6 +378,32 @@ config_check_name_bytes(PgcConfigValues *cv, const char *key, const char *s,
 }
 
 /*
+ * The elements of a JSON array value, each a non-empty string (char *).
+ */
+static List *
+config_string_array(PgcConfigValues *cv, const char *key, JsonbValue *v)
+{
+	JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	List	   *result = NIL;
+
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type != jbvString || elem.val.string.len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for %s configuration key \"%s\"",
+							cv->kind, key),
+					 errdetail("Each element of the array must be a non-empty string.")));
+		result = lappend(result, pnstrdup(elem.val.string.val, elem.val.string.len));
+	}
+	return result;
+}
+
+/*
  * A list of column names: a JSON array of strings taken verbatim, or a
  * comma-separated string read like an SQL identifier list (unquoted names
  * fold to lower case, double quotes keep case and commas).
@@ -406,24 +432,7 @@ config_names_value(PgcConfigValues *cv, const char *key, JsonbValue *v)
 			result = lappend(result, pstrdup(lfirst(lc)));
 	}
 	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
-	{
-		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-		JsonbValue	elem;
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (elem.type != jbvString || elem.val.string.len == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for %s configuration key \"%s\"",
-								cv->kind, key),
-						 errdetail("Each element of the array must be a non-empty string.")));
-			result = lappend(result, pnstrdup(elem.val.string.val, elem.val.string.len));
-		}
-	}
+		result = config_string_array(cv, key, v);
 	else
 		config_type_error(cv->kind, key, v,
 						  "a comma-separated string or an array of strings");
@@ -693,25 +702,8 @@ config_tables(PgcConfigValues *cv, const char *key)
 	}
 	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
 	{
-		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-		JsonbValue	elem;
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (elem.type != jbvString || elem.val.string.len == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for %s configuration key \"%s\"",
-								cv->kind, key),
-						 errdetail("Each element of the array must be a non-empty string.")));
-			patterns = lappend(patterns,
-							   config_table_item(cv, key,
-												 pnstrdup(elem.val.string.val,
-														  elem.val.string.len)));
-		}
+		foreach(lc, config_string_array(cv, key, v))
+			patterns = lappend(patterns, config_table_item(cv, key, lfirst(lc)));
 		if (patterns == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
